@@ -1,0 +1,312 @@
+// Typed messages of the memvisor wire protocol (proto/PROTOCOL.md is the normative spec).
+// Every frame on the wire decodes to exactly one of the structs in `Message`.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace memvisor::proto {
+
+inline constexpr int kProtocolMajor = 1;
+inline constexpr int kProtocolMinor = 0;
+// Longest frame (bytes of JSON, newline excluded) either side may send or accept.
+inline constexpr std::size_t kMaxFrameBytes = 64 * 1024;
+
+// Stable error codes on the wire ("code" of an error object). Never renumber or rename.
+namespace errc {
+inline constexpr const char* kBadJson = "bad_json";                  // not a JSON object / not UTF-8
+inline constexpr const char* kFrameTooLarge = "frame_too_large";     // line > kMaxFrameBytes
+inline constexpr const char* kUnknownType = "unknown_type";          // "type" not known
+inline constexpr const char* kMissingField = "missing_field";
+inline constexpr const char* kBadField = "bad_field";                // wrong JSON type
+inline constexpr const char* kOutOfRange = "out_of_range";           // right type, bad value
+inline constexpr const char* kUnexpected = "unexpected_message";     // wrong handshake order / role
+inline constexpr const char* kIncompatibleVersion = "incompatible_version";
+inline constexpr const char* kNotPermitted = "not_permitted";        // SO_PEERCRED refused
+inline constexpr const char* kUnknownBot = "unknown_bot";
+inline constexpr const char* kNotConnected = "not_connected";        // bot has no session
+inline constexpr const char* kTimeout = "timeout";                   // deadline passed
+inline constexpr const char* kActionFailed = "action_failed";
+inline constexpr const char* kBusy = "busy";                         // action already running
+inline constexpr const char* kBadConfig = "bad_config";
+inline constexpr const char* kInternal = "internal";
+}  // namespace errc
+
+enum class Role { kBot, kControl };
+enum class Urgency { kLow, kNormal, kHigh, kCritical };
+enum class Action { kTrim, kSweep, kCompact };
+enum class Level { kDebug, kInfo, kWarn, kError };
+
+const char* toString(Role r);
+const char* toString(Urgency u);
+const char* toString(Action a);
+const char* toString(Level l);
+std::optional<Role> parseRole(std::string_view s);
+std::optional<Urgency> parseUrgency(std::string_view s);
+std::optional<Action> parseAction(std::string_view s);
+std::optional<Level> parseLevel(std::string_view s);
+
+struct Version {
+  int major = kProtocolMajor;
+  int minor = kProtocolMinor;
+  bool operator==(const Version&) const = default;
+};
+
+// ---- handshake -------------------------------------------------------------------------
+
+struct Hello {  // peer -> memvisord, first frame
+  Version version;
+  Role role = Role::kBot;
+  std::int64_t pid = 0;
+  std::string name;                       // bot name (role bot) or client name (control)
+  std::vector<std::string> capabilities;  // e.g. "trim","sweep","compact","stats","gc"
+  bool operator==(const Hello&) const = default;
+};
+
+struct Welcome {  // memvisord -> peer, reply to hello
+  Version version;
+  std::int64_t pid = 0;  // memvisord's pid
+  std::string name;      // the bot name memvisord knows this peer as
+  std::vector<std::string> capabilities;
+  std::int64_t stats_interval_ms = 5000;  // how often a bot should send stats
+  bool operator==(const Welcome&) const = default;
+};
+
+// ---- errors and generic replies --------------------------------------------------------
+
+struct ErrorMsg {  // reply to request `id`, or connection-level when id is absent
+  std::optional<std::uint64_t> id;
+  std::string code;  // one of errc::
+  std::string message;
+  bool operator==(const ErrorMsg&) const = default;
+};
+
+struct Ack {  // generic success reply (shutdown accepted, subscribe backlog complete, ...)
+  std::uint64_t id = 0;
+  std::string message;  // optional, may be empty
+  bool operator==(const Ack&) const = default;
+};
+
+// ---- memvisord -> bot --------------------------------------------------------------------
+
+struct ActionRequest {  // type is "trim", "sweep" or "compact"
+  std::uint64_t id = 0;
+  Action action = Action::kTrim;
+  Urgency urgency = Urgency::kNormal;
+  std::int64_t deadline_ms = 5000;  // 1..600000
+  bool operator==(const ActionRequest&) const = default;
+};
+
+struct Ping {
+  std::uint64_t id = 0;
+  bool operator==(const Ping&) const = default;
+};
+
+struct Shutdown {
+  std::uint64_t id = 0;
+  std::int64_t deadline_ms = 10000;  // 1..600000
+  std::string reason;
+  bool operator==(const Shutdown&) const = default;
+};
+
+// ---- bot -> memvisord --------------------------------------------------------------------
+
+// Memory figures as the bot sees them. Absent fields are "not known to the bot".
+struct MemFigures {
+  std::optional<std::int64_t> rss_bytes;
+  std::optional<std::int64_t> heap_used_bytes;
+  std::optional<std::int64_t> heap_total_bytes;
+  std::optional<std::int64_t> external_bytes;
+  bool operator==(const MemFigures&) const = default;
+};
+
+struct CacheDetail {  // per cache or heap region affected by an action
+  std::string name;
+  std::int64_t freed_bytes = 0;  // may be negative (memory grew)
+  std::optional<std::int64_t> entries_before;
+  std::optional<std::int64_t> entries_after;
+  bool operator==(const CacheDetail&) const = default;
+};
+
+struct ActionResult {  // reply to trim/sweep/compact
+  std::uint64_t id = 0;
+  Action action = Action::kTrim;
+  bool ok = true;
+  std::int64_t freed_bytes = 0;  // measured (RSS before - after); may be negative
+  double duration_ms = 0;
+  bool late = false;  // the handler overran the request's deadline
+  MemFigures before;
+  MemFigures after;
+  std::vector<CacheDetail> details;
+  std::string error;  // when !ok
+  bool operator==(const ActionResult&) const = default;
+};
+
+struct Pong {
+  std::uint64_t id = 0;
+  std::optional<std::int64_t> uptime_ms;
+  bool operator==(const Pong&) const = default;
+};
+
+struct Stats {  // unsolicited, periodic
+  MemFigures mem;
+  std::optional<double> event_loop_lag_ms;
+  std::map<std::string, std::int64_t> caches;  // cache name -> entry count
+  std::optional<std::int64_t> uptime_ms;
+  bool operator==(const Stats&) const = default;
+};
+
+struct Event {  // unsolicited: something the bot wants journalled
+  Level level = Level::kInfo;
+  std::string message;
+  std::map<std::string, std::string> fields;
+  bool operator==(const Event&) const = default;
+};
+
+// ---- control (memvisorctl <-> memvisord) -------------------------------------------------
+
+struct StatusRequest {
+  std::uint64_t id = 0;
+  std::vector<std::string> bots;  // empty = all
+  bool operator==(const StatusRequest&) const = default;
+};
+
+struct LastAction {
+  std::string action;  // trim|sweep|compact|restart|alert
+  bool ok = true;
+  std::int64_t freed_bytes = 0;
+  std::int64_t at_ms = 0;  // unix epoch ms
+  std::string reason;
+  bool operator==(const LastAction&) const = default;
+};
+
+struct BotStatus {
+  std::string name;
+  std::string state;         // STARTING RUNNING BACKOFF STOPPING STOPPED EXITED FATAL
+  std::string memory_state;  // ok | elevated | high | critical | unknown
+  std::int64_t pid = 0;      // 0 when not running
+  std::int64_t uptime_ms = 0;
+  bool connected = false;  // bot session on the bot socket
+  std::string metric;      // rss | pss | working_set | cgroup
+  std::int64_t limit_bytes = 0;
+  std::string limit_source;  // config | runtime
+  std::optional<std::int64_t> rss_bytes;
+  std::optional<std::int64_t> pss_bytes;
+  std::optional<std::int64_t> working_set_bytes;
+  std::optional<std::int64_t> cgroup_usage_bytes;
+  std::optional<std::int64_t> metric_bytes;  // the figure the limit applies to
+  std::optional<LastAction> last_action;
+  std::int64_t restarts = 0;
+  std::int64_t oom_kills = 0;
+  std::vector<std::int64_t> thresholds_bytes;  // configured thresholds, for displays
+  bool operator==(const BotStatus&) const = default;
+};
+
+struct StatusResult {
+  std::uint64_t id = 0;
+  std::vector<BotStatus> bots;
+  bool operator==(const StatusResult&) const = default;
+};
+
+struct RunRequest {  // run an action on a bot now
+  std::uint64_t id = 0;
+  std::string bot;  // a name or "all"
+  Action action = Action::kTrim;
+  bool operator==(const RunRequest&) const = default;
+};
+
+struct BotOutcome {  // one line per bot of a multi-bot control command
+  std::string bot;
+  bool ok = true;
+  std::string code;  // errc:: when !ok
+  std::string message;
+  std::int64_t freed_bytes = 0;
+  double duration_ms = 0;
+  bool operator==(const BotOutcome&) const = default;
+};
+
+struct RunResult {
+  std::uint64_t id = 0;
+  std::vector<BotOutcome> results;
+  bool operator==(const RunResult&) const = default;
+};
+
+enum class LifecycleOp { kStart, kStop, kRestart };
+const char* toString(LifecycleOp op);
+std::optional<LifecycleOp> parseLifecycleOp(std::string_view s);
+
+struct LifecycleRequest {
+  std::uint64_t id = 0;
+  std::string bot;  // a name or "all"
+  LifecycleOp op = LifecycleOp::kRestart;
+  bool operator==(const LifecycleRequest&) const = default;
+};
+
+struct LifecycleResult {
+  std::uint64_t id = 0;
+  std::vector<BotOutcome> results;
+  bool operator==(const LifecycleResult&) const = default;
+};
+
+struct LimitRequest {  // get (limit_bytes absent) or set the limit of one bot
+  std::uint64_t id = 0;
+  std::string bot;
+  std::optional<std::int64_t> limit_bytes;  // > 0
+  bool operator==(const LimitRequest&) const = default;
+};
+
+struct LimitResult {
+  std::uint64_t id = 0;
+  std::string bot;
+  std::int64_t limit_bytes = 0;
+  std::string source;  // config | runtime
+  bool operator==(const LimitResult&) const = default;
+};
+
+struct ReloadRequest {
+  std::uint64_t id = 0;
+  bool operator==(const ReloadRequest&) const = default;
+};
+
+struct ReloadResult {
+  std::uint64_t id = 0;
+  bool ok = true;
+  std::vector<std::string> errors;   // file:line:col: key: message, when !ok
+  std::vector<std::string> changes;  // human summary of what changed, when ok
+  bool operator==(const ReloadResult&) const = default;
+};
+
+struct Subscribe {
+  std::uint64_t id = 0;
+  std::optional<std::string> bot;       // filter; absent = all bots
+  std::optional<std::int64_t> since_ms;  // backlog newer than now - since_ms; absent = none
+  bool follow = false;                   // keep the subscription open for live entries
+  bool operator==(const Subscribe&) const = default;
+};
+
+// One journal entry (memvisord -> control subscriber, unsolicited). `fields` holds the
+// entry's key=value pairs, values as strings, exactly as the journal line shows them.
+struct JournalEntry {
+  std::int64_t ts_ms = 0;  // unix epoch ms
+  std::string bot;         // may be empty for daemon-wide entries
+  std::string kind;        // threshold, action, restart, oom_kill, config, spawn, exit, ...
+  Level level = Level::kInfo;
+  std::string message;
+  std::map<std::string, std::string> fields;
+  bool operator==(const JournalEntry&) const = default;
+};
+
+using Message =
+    std::variant<Hello, Welcome, ErrorMsg, Ack, ActionRequest, Ping, Shutdown, ActionResult,
+                 Pong, Stats, Event, StatusRequest, StatusResult, RunRequest, RunResult,
+                 LifecycleRequest, LifecycleResult, LimitRequest, LimitResult, ReloadRequest,
+                 ReloadResult, Subscribe, JournalEntry>;
+
+// The "type" string a message is sent with ("trim"/"sweep"/"compact" for ActionRequest).
+std::string typeName(const Message& m);
+
+}  // namespace memvisor::proto

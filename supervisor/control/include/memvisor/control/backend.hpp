@@ -1,0 +1,25 @@
+// ControlBackend: what the control endpoint asks of the daemon. memvisord's supervisor
+// implements it; tests implement it with fakes.
+#pragma once
+
+#include <functional>
+
+#include "memvisor/proto/messages.hpp"
+
+namespace memvisor::control {
+
+class ControlBackend {
+ public:
+  using Reply = std::function<void(proto::Message)>;
+  virtual ~ControlBackend() = default;
+
+  // Called on the io_context thread for each control request: StatusRequest, RunRequest,
+  // LifecycleRequest, LimitRequest or ReloadRequest. The backend calls `reply` exactly once,
+  // possibly later (an action waits for the bot), with the matching *Result or an ErrorMsg
+  // that echoes the request id. `reply` stays valid after the client disconnects (it then
+  // drops the message). Subscriptions to the journal are served by the endpoint itself
+  // from journal::Journal.
+  virtual void handle(const proto::Message& request, Reply reply) = 0;
+};
+
+}  // namespace memvisor::control

@@ -1,0 +1,61 @@
+// Journal: memvisord's record of every threshold crossing, action, restart, OOM kill and
+// config change. Each entry is one structured line on stderr (logfmt or JSON), optionally
+// appended to a JSON-lines file with size-based rotation, kept in a bounded in-memory
+// backlog, and pushed to live subscribers (memvisorctl events --follow).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "memvisor/proto/messages.hpp"
+#include "memvisor/result.hpp"
+
+namespace memvisor::journal {
+
+enum class Format { kLogfmt, kJson };
+
+struct Options {
+  Format format = Format::kLogfmt;
+  std::ostream* out = nullptr;            // stderr in memvisord; nullptr = no line output
+  std::string file_path;                  // empty = no file
+  std::uint64_t file_max_bytes = 10u << 20;  // rotate when the file would exceed this
+  int file_keep = 3;                      // rotated files kept: path.1 .. path.N
+  std::size_t backlog_entries = 10000;    // in-memory entries kept for subscribers
+};
+
+class Journal {
+ public:
+  explicit Journal(Options options);
+
+  // Records one entry: writes the line, appends to the file (rotating if needed), keeps it
+  // in the backlog and calls every listener. Never throws; a failing file write is reported
+  // once on `out` and the entry still reaches the other sinks.
+  void record(proto::JournalEntry entry);
+
+  // Entries with ts_ms >= since_ms (and of `bot` when given), oldest first.
+  std::vector<proto::JournalEntry> since(std::int64_t since_ms,
+                                         const std::optional<std::string>& bot) const;
+
+  using Listener = std::function<void(const proto::JournalEntry&)>;
+  std::uint64_t subscribe(Listener listener);
+  void unsubscribe(std::uint64_t token);
+
+  // One line as it goes to `out` (no newline): logfmt `ts=... level=... bot=... kind=...
+  // msg="..." key=value ...` or one JSON object.
+  static std::string formatLine(const proto::JournalEntry& e, Format f);
+
+ private:
+  Options options_;
+  std::deque<proto::JournalEntry> backlog_;
+  std::map<std::uint64_t, Listener> listeners_;
+  std::uint64_t next_token_ = 1;
+  bool file_error_reported_ = false;
+};
+
+}  // namespace memvisor::journal
