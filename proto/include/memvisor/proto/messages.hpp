@@ -2,10 +2,12 @@
 // Every frame on the wire decodes to exactly one of the structs in `Message`.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -15,6 +17,11 @@ inline constexpr int kProtocolMajor = 1;
 inline constexpr int kProtocolMinor = 0;
 // Longest frame (bytes of JSON, newline excluded) either side may send or accept.
 inline constexpr std::size_t kMaxFrameBytes = 64 * 1024;
+// Largest magnitude of any integer on the wire (ids, bytes, ms): 2^53 - 1, so that peers
+// holding numbers as IEEE doubles (JavaScript) represent every value exactly.
+inline constexpr std::int64_t kMaxSafeInteger = (std::int64_t{1} << 53) - 1;
+// Deepest JSON nesting a frame may have; deeper frames are bad_json (bounds the parser).
+inline constexpr int kMaxJsonDepth = 16;
 
 // Stable error codes on the wire ("code" of an error object). Never renumber or rename.
 namespace errc {
