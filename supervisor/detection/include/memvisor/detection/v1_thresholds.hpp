@@ -1,0 +1,47 @@
+// cgroup v1 memory thresholds: one eventfd per threshold registered through
+// cgroup.event_control on memory.usage_in_bytes; the kernel signals it on each crossing
+// (up or down) and when the group is removed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include "memvisor/detection/event.hpp"
+#include "memvisor/result.hpp"
+
+namespace memvisor::detection {
+
+class V1ThresholdWatcher : public std::enable_shared_from_this<V1ThresholdWatcher> {
+ public:
+  // Registers every threshold (bytes) on <cgroup_dir> and starts waiting. Error codes:
+  // "eacces"/"enoent"/... from cgroup.event_control or memory.usage_in_bytes, "invalid" when
+  // thresholds is empty. On error nothing stays registered.
+  static Result<std::shared_ptr<V1ThresholdWatcher>> create(boost::asio::io_context& io,
+                                                            const std::string& cgroup_dir,
+                                                            std::vector<std::uint64_t> thresholds,
+                                                            Callback callback);
+  ~V1ThresholdWatcher();
+
+  // Closes the eventfds (the kernel then unregisters them); idempotent.
+  void stop();
+  [[nodiscard]] std::size_t armedCount() const { return entries_.size(); }
+  [[nodiscard]] const std::string& cgroupDir() const { return dir_; }
+
+  struct Entry;  // one eventfd and its threshold
+
+ private:
+  V1ThresholdWatcher(std::string dir, Callback callback);
+  void wait(std::size_t index);
+
+  std::string dir_;
+  Callback callback_;
+  std::vector<std::unique_ptr<Entry>> entries_;
+  bool stopped_ = false;
+};
+
+}  // namespace memvisor::detection

@@ -1,0 +1,97 @@
+// Sampler: one bot's memory figures in one struct per tick (process tree RSS from statm, status
+// breakdown, PSS/USS from smaps_rollup at a lower rate, cgroup accounting).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "memvisor/result.hpp"
+#include "memvisor/sampling/cgroup.hpp"
+#include "memvisor/sampling/cgroup_memory.hpp"
+#include "memvisor/sampling/process_files.hpp"
+#include "memvisor/sampling/sys_paths.hpp"
+
+namespace memvisor::sampling {
+
+using Clock = std::chrono::steady_clock;
+
+struct SamplerOptions {
+  // smaps_rollup costs ~4 ms on a 300 MiB process: PSS/USS are refreshed at most this often
+  // (zero: every sample).
+  std::chrono::milliseconds pss_interval{30'000};
+  bool follow_tree = true;   // sum over descendants (bots forking shards/workers)
+  bool read_status = true;   // RssAnon/RssFile/RssShmem/VmSwap breakdown
+  // Use this cgroup instead of discovering it from /proc/ROOT/cgroup (memvisord owns it).
+  std::optional<CgroupLocation> cgroup;
+};
+
+struct BotSample {
+  Clock::time_point at{};
+  pid_t root_pid = 0;
+  std::size_t process_count = 0;
+
+  // Sums over the process tree.
+  std::uint64_t rss_bytes = 0;  // statm resident
+  std::uint64_t rss_anon_bytes = 0;
+  std::uint64_t rss_file_bytes = 0;
+  std::uint64_t rss_shmem_bytes = 0;
+  std::uint64_t swap_bytes = 0;
+
+  // Last smaps_rollup measurement (carried over between refreshes).
+  std::optional<std::uint64_t> pss_bytes;
+  std::optional<std::uint64_t> uss_bytes;
+  std::optional<Clock::time_point> pss_at;
+  bool pss_fresh = false;  // measured in this sample
+
+  // The bot's cgroup, when it has a memory one.
+  std::optional<CgroupMemory> cgroup;
+  std::optional<Error> cgroup_error;  // reading the cgroup failed (the process figures are valid)
+
+  // Convenience copies of the cgroup figures (nullopt without a memory cgroup).
+  std::optional<std::uint64_t> cgroup_usage_bytes;
+  std::optional<std::uint64_t> cgroup_limit_bytes;  // nullopt also when unlimited
+  std::optional<std::uint64_t> working_set_bytes;
+  std::uint64_t oom_kill_count = 0;
+};
+
+// Samples one bot. Not thread-safe; meant to be driven by the daemon's sampling timer.
+// The clock is injected: sample() takes the current time.
+class Sampler {
+ public:
+  Sampler(SysPaths paths, pid_t root, SamplerOptions options = {});
+
+  // Error code "gone" when the root process no longer exists; other errors carry their file.
+  // Processes of the tree vanishing mid-sample are normal and skipped.
+  Result<BotSample> sample(Clock::time_point now);
+
+  // After a restart: a new root pid, forget kept fds, PSS and the discovered cgroup.
+  void reset(pid_t new_root);
+  // Force the next sample() to re-read smaps_rollup (e.g. right after an action).
+  void requestPss() { pss_due_ = true; }
+
+  [[nodiscard]] pid_t root() const { return root_; }
+  // The cgroup found at the first sample (or given in the options).
+  [[nodiscard]] const std::optional<CgroupLocation>& cgroup() const { return cgroup_; }
+
+ private:
+  void samplePss(const std::vector<pid_t>& pids, Clock::time_point now, BotSample& out);
+
+  SysPaths paths_;
+  pid_t root_;
+  SamplerOptions options_;
+  std::optional<CgroupLocation> cgroup_;
+  bool cgroup_resolved_ = false;
+  std::map<pid_t, StatmReader> statm_;  // kept fds, pruned when pids leave the tree
+  std::optional<std::uint64_t> pss_bytes_;
+  std::optional<std::uint64_t> uss_bytes_;
+  std::optional<Clock::time_point> pss_at_;
+  bool pss_due_ = true;
+};
+
+}  // namespace memvisor::sampling

@@ -1,0 +1,149 @@
+// Sampler: one struct of memory figures per bot per tick, PSS at a lower rate.
+#include "memvisor/sampling/sampler.hpp"
+
+#include <algorithm>
+
+#include "memvisor/sampling/process_tree.hpp"
+
+namespace memvisor::sampling {
+
+Sampler::Sampler(SysPaths paths, pid_t root, SamplerOptions options)
+    : paths_(std::move(paths)), root_(root), options_(std::move(options)) {
+  if (options_.cgroup) {
+    cgroup_ = options_.cgroup;
+    cgroup_resolved_ = true;
+  }
+}
+
+void Sampler::reset(pid_t new_root) {
+  root_ = new_root;
+  statm_.clear();
+  pss_bytes_.reset();
+  uss_bytes_.reset();
+  pss_at_.reset();
+  pss_due_ = true;
+  cgroup_resolved_ = options_.cgroup.has_value();
+  cgroup_ = options_.cgroup;
+}
+
+Result<BotSample> Sampler::sample(Clock::time_point now) {
+  BotSample out;
+  out.at = now;
+  out.root_pid = root_;
+
+  // The root's kept fd is bound to this pid incarnation: if the bot died and its pid was reused,
+  // reading it says "gone" instead of measuring a stranger.
+  auto root_it = statm_.find(root_);
+  if (root_it == statm_.end()) {
+    auto reader = StatmReader::open(paths_, root_);
+    if (!reader.ok()) return reader.error();
+    root_it = statm_.emplace(root_, std::move(reader).value()).first;
+  }
+  auto root_statm = root_it->second.read();
+  if (!root_statm.ok()) return root_statm.error();
+
+  std::vector<pid_t> pids{root_};
+  if (options_.follow_tree) {
+    auto tree = listProcessTree(paths_, root_);
+    if (!tree.ok()) return tree.error();
+    pids = std::move(tree).value();
+  }
+
+  std::vector<pid_t> alive;
+  alive.reserve(pids.size());
+  for (pid_t pid : pids) {
+    std::optional<Statm> statm;
+    if (pid == root_) {
+      statm = *root_statm;
+    } else {
+      auto it = statm_.find(pid);
+      if (it != statm_.end()) {
+        auto r = it->second.read();
+        if (r.ok()) {
+          statm = *r;
+        } else {
+          statm_.erase(it);  // exited, maybe reused by the child we see now: reopen below
+        }
+      }
+      if (!statm) {
+        auto reader = StatmReader::open(paths_, pid);
+        if (!reader.ok()) continue;  // vanished: normal
+        auto r = reader->read();
+        if (!r.ok()) continue;
+        statm = *r;
+        statm_.emplace(pid, std::move(reader).value());
+      }
+    }
+    alive.push_back(pid);
+    out.rss_bytes += statm->resident_bytes;
+    if (options_.read_status) {
+      auto status = readStatus(paths_, pid);
+      if (status.ok()) {
+        out.rss_anon_bytes += status->rss_anon_bytes.value_or(0);
+        out.rss_file_bytes += status->rss_file_bytes.value_or(0);
+        out.rss_shmem_bytes += status->rss_shmem_bytes.value_or(0);
+        out.swap_bytes += status->vm_swap_bytes.value_or(0);
+      }
+    }
+  }
+  out.process_count = alive.size();
+
+  // Forget fds of processes that left the tree, so nothing grows without bound.
+  for (auto it = statm_.begin(); it != statm_.end();) {
+    if (std::find(alive.begin(), alive.end(), it->first) == alive.end()) {
+      it = statm_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+
+  if (pss_due_ || !pss_at_ || now - *pss_at_ >= options_.pss_interval) {
+    samplePss(alive, now, out);
+  }
+  out.pss_bytes = pss_bytes_;
+  out.uss_bytes = uss_bytes_;
+  out.pss_at = pss_at_;
+
+  if (!cgroup_resolved_) {
+    auto location = resolveCgroup(paths_, root_);
+    if (location.ok()) {
+      cgroup_ = *location;
+      cgroup_resolved_ = true;
+    } else {
+      out.cgroup_error = location.error();
+    }
+  }
+  if (cgroup_ && cgroup_->hasMemory()) {
+    auto memory = readCgroupMemory(*cgroup_);
+    if (memory.ok()) {
+      out.cgroup_usage_bytes = memory->usage_bytes;
+      out.cgroup_limit_bytes = memory->limit_bytes;
+      out.working_set_bytes = memory->working_set_bytes;
+      out.oom_kill_count = memory->oom_kill_count;
+      out.cgroup = std::move(memory).value();
+    } else {
+      out.cgroup_error = memory.error();
+    }
+  }
+  return out;
+}
+
+void Sampler::samplePss(const std::vector<pid_t>& pids, Clock::time_point now, BotSample& out) {
+  std::uint64_t pss = 0, uss = 0;
+  bool any = false;
+  for (pid_t pid : pids) {
+    auto rollup = readSmapsRollup(paths_, pid);
+    if (!rollup.ok()) continue;  // vanished (or a zombie's empty rollup)
+    pss += rollup->pss_bytes;
+    uss += rollup->ussBytes();
+    any = true;
+  }
+  if (!any) return;  // keep the previous figures; try again next sample
+  pss_bytes_ = pss;
+  uss_bytes_ = uss;
+  pss_at_ = now;
+  pss_due_ = false;
+  out.pss_fresh = true;
+}
+
+}  // namespace memvisor::sampling
