@@ -40,7 +40,7 @@ Framer::Status Framer::next(std::string& out) {
       return Status::kTooLarge;
     }
     // Blank lines (or whitespace-only ones) are keep-alives: skip them.
-    if (buf_.find_first_not_of(" \t", start) >= end) continue;
+    if (buf_.find_first_not_of(" \t\r", start) >= end) continue;
     out.assign(buf_, start, len);
     return Status::kFrame;
   }
