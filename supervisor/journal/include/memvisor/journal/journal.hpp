@@ -32,6 +32,9 @@ struct Options {
 class Journal {
  public:
   explicit Journal(Options options);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
 
   // Records one entry: writes the line, appends to the file (rotating if needed), keeps it
   // in the backlog and calls every listener. Never throws; a failing file write is reported
@@ -50,8 +53,21 @@ class Journal {
   // msg="..." key=value ...` or one JSON object.
   static std::string formatLine(const proto::JournalEntry& e, Format f);
 
+  // The JSON-lines file is opened lazily, kept open, and rotated when the next line would
+  // make it exceed file_max_bytes: path.N is dropped, path.i becomes path.i+1, path becomes
+  // path.1 (file_keep 0: the file is simply truncated). Reopen after an outside rename
+  // (e.g. logrotate) with reopenFile().
+  void reopenFile();
+  std::size_t backlogSize() const { return backlog_.size(); }
+
  private:
+  bool writeFileLine(const std::string& line);
+  bool openFile();
+  void rotate();
+
   Options options_;
+  int fd_ = -1;
+  std::uint64_t file_size_ = 0;
   std::deque<proto::JournalEntry> backlog_;
   std::map<std::uint64_t, Listener> listeners_;
   std::uint64_t next_token_ = 1;

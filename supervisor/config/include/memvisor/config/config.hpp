@@ -1,0 +1,178 @@
+// The typed, validated memvisord configuration: daemon settings and one BotConfig per
+// supervised bot. Built only by load.hpp (YAML -> plain data -> validation); immutable after.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "memvisor/config/units.hpp"
+#include "memvisor/journal/journal.hpp"
+
+namespace memvisor::config {
+
+// Ordered by severity: escalation goes trim -> sweep -> compact -> restart. `alert` only
+// journals; it never escalates and is never an escalation step.
+enum class ActionKind { kAlert = 0, kTrim = 1, kSweep = 2, kCompact = 3, kRestart = 4 };
+inline constexpr int kActionKinds = 5;
+const char* toString(ActionKind a);
+std::optional<ActionKind> parseActionKind(std::string_view s);
+// The next action up (trim -> sweep -> compact -> restart); restart and alert stay put.
+ActionKind nextActionUp(ActionKind a);
+
+enum class Metric { kRss, kPss, kWorkingSet, kCgroup };
+const char* toString(Metric m);  // rss | pss | working_set | cgroup
+std::optional<Metric> parseMetric(std::string_view s);
+
+// "for:" of a threshold: the condition must hold this long, or for this many consecutive
+// samples (monit's "for 2 cycles"). Both zero: the first sample at or above fires.
+struct Sustain {
+  Duration duration{0};
+  int samples = 0;
+  bool operator==(const Sustain&) const = default;
+};
+
+struct Threshold {
+  SizeSpec at;  // percent of the limit (1%..100%) or an absolute size
+  ActionKind action = ActionKind::kTrim;
+  Sustain sustain;
+  // Minimum time between two runs of this action for this threshold, and how long memvisord
+  // waits after acting before escalating if the figure is still at or above `at`.
+  Duration cooldown{std::chrono::seconds(60)};
+  // An action that frees less than this counts as ineffective and escalates. 0 = any.
+  Bytes min_freed = 0;
+  bool operator==(const Threshold&) const = default;
+};
+
+struct PeriodicAction {  // housekeeping, e.g. the seed's "trim every 15 minutes"
+  ActionKind action = ActionKind::kTrim;
+  Duration every{std::chrono::minutes(15)};
+  std::optional<SizeSpec> above;  // only when the figure is at least this
+  bool operator==(const PeriodicAction&) const = default;
+};
+
+struct Predictive {  // act early when the limit is less than `horizon` away at current growth
+  Duration horizon{std::chrono::seconds(120)};
+  Duration window{std::chrono::seconds(60)};  // growth rate = least squares over this window
+  ActionKind action = ActionKind::kSweep;     // first action; repeated prediction escalates
+  Duration cooldown{std::chrono::seconds(60)};
+  bool operator==(const Predictive&) const = default;
+};
+
+struct Escalation {
+  bool enabled = true;
+  ActionKind max_action = ActionKind::kRestart;  // escalation never goes above this
+  bool operator==(const Escalation&) const = default;
+};
+
+struct Deadlines {  // how long the bot has to answer each command (then: failed, escalate)
+  Duration trim{std::chrono::seconds(5)};
+  Duration sweep{std::chrono::seconds(10)};
+  Duration compact{std::chrono::seconds(30)};
+  Duration shutdown{std::chrono::seconds(10)};  // protocol `shutdown` before the stop signal
+  Duration forAction(ActionKind a) const;
+  bool operator==(const Deadlines&) const = default;
+};
+
+// Everything the pure policy needs for one bot (policy::BotPolicy is this type). `limit`
+// may be overridden at run time by copying this struct (memvisorctl limit).
+struct PolicyConfig {
+  Bytes limit = 0;
+  Metric metric = Metric::kRss;
+  std::vector<Threshold> thresholds;  // sorted by resolved `at`, ascending
+  SizeSpec hysteresis = SizeSpec::percentOf(5);  // re-arm below at - hysteresis
+  Escalation escalation;
+  std::vector<PeriodicAction> periodic;
+  std::optional<Predictive> predictive;
+  Duration startup_grace{std::chrono::seconds(60)};  // no restart (but other actions) while starting
+  std::optional<SizeSpec> hard_ceiling;  // restart at once, even in grace; above every threshold
+  Deadlines deadlines;
+  Duration poll_min{std::chrono::milliseconds(250)};
+  Duration poll_max{std::chrono::seconds(5)};
+  bool operator==(const PolicyConfig&) const = default;
+};
+
+struct SpawnSpec {
+  std::vector<std::string> command;          // argv, argv[0] looked up in PATH
+  std::map<std::string, std::string> env;    // the profile's seed variables, then the bot's
+  std::string cwd;                           // empty = memvisord's
+  std::string user;                          // name or numeric uid; empty = memvisord's
+  bool operator==(const SpawnSpec&) const = default;
+};
+
+enum class AttachBy { kPidfile, kCmdline, kConnect };
+const char* toString(AttachBy a);  // pidfile | cmdline | connect
+
+struct AttachSpec {
+  AttachBy by = AttachBy::kConnect;
+  std::string pidfile;          // by pidfile
+  std::string cmdline_pattern;  // by cmdline: ECMAScript regex over /proc/PID/cmdline (spaces)
+  std::optional<std::uint32_t> uid;  // by connect: the uid allowed to connect as this bot
+  // How to restart what memvisord did not start; empty = memvisord never restarts it
+  // (a restart decision is journalled and the bot is only asked to `shutdown` if
+  // allow_shutdown is set).
+  std::vector<std::string> restart_command;
+  bool allow_shutdown = false;
+  bool operator==(const AttachSpec&) const = default;
+};
+
+enum class Mode { kSpawn, kAttach };
+
+struct RestartPolicy {  // spawn mode: restart on exit, capped exponential backoff
+  Duration backoff_initial{std::chrono::seconds(1)};
+  Duration backoff_max{std::chrono::seconds(60)};
+  int start_retries = 5;  // consecutive failed starts before FATAL (supervisord startretries)
+  Duration start_seconds{std::chrono::seconds(10)};  // a run shorter than this is a failed start
+  bool operator==(const RestartPolicy&) const = default;
+};
+
+struct BotConfig {
+  std::string name;
+  std::string profile;  // empty = none
+  Mode mode = Mode::kSpawn;
+  SpawnSpec spawn;    // when mode == kSpawn
+  AttachSpec attach;  // when mode == kAttach
+  PolicyConfig policy;
+  int stop_signal = 15;  // SIGTERM
+  Duration stop_timeout{std::chrono::seconds(10)};  // stop signal -> SIGKILL
+  RestartPolicy restart;
+  // Where memvisord owns the cgroup: kernel limit = policy.limit + margin (v1
+  // memory.limit_in_bytes, v2 memory.max; memory.high = limit). Absent = leave it alone.
+  std::optional<SizeSpec> kernel_limit_margin;
+  Duration stats_interval{std::chrono::seconds(5)};  // Welcome.stats_interval_ms
+  bool operator==(const BotConfig&) const = default;
+};
+
+struct JournalConfig {
+  journal::Format format = journal::Format::kLogfmt;
+  std::string file;  // empty = no file
+  Bytes max_size = 10 * kMiB;
+  int keep = 3;
+  bool operator==(const JournalConfig&) const = default;
+};
+
+struct DaemonConfig {
+  std::string bot_socket = "/run/memvisor/bot.sock";
+  std::string control_socket = "/run/memvisor/ctl.sock";
+  std::uint32_t control_mode = 0660;
+  std::vector<std::uint32_t> allowed_uids;  // besides root and memvisord's own uid
+  std::vector<std::uint32_t> allowed_gids;
+  JournalConfig journal;
+  std::string metrics_listen;  // "127.0.0.1:9464"; empty = no metrics endpoint
+  bool operator==(const DaemonConfig&) const = default;
+};
+
+struct Config {
+  std::string source;  // file name (or the name given to loadConfigString)
+  DaemonConfig daemon;
+  std::vector<BotConfig> bots;  // names unique, in file order
+
+  const BotConfig* findBot(std::string_view name) const;
+  bool operator==(const Config&) const = default;
+};
+
+}  // namespace memvisor::config

@@ -1,0 +1,35 @@
+// Built-in run profiles taken from the seed system (standard, ultra, prod, prod-optimized):
+// the seed's environment variables for a spawned bot, a limit and graded thresholds.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "memvisor/config/config.hpp"
+
+namespace memvisor::config {
+
+struct Profile {
+  std::string name;
+  std::string summary;
+  // CACHE_MESSAGES_LIMIT, CACHE_MEMBERS_LIMIT, SWEEP_MESSAGES_INTERVAL_SECONDS,
+  // SWEEP_MESSAGES_LIFETIME_SECONDS, MEMORY_LOG_INTERVAL_SECONDS, ENABLE_MEMORY_OPTIMIZER
+  std::map<std::string, std::string> env;
+  // limit, thresholds, hysteresis, periodic, grace, hard ceiling, ... (a bot's keys override
+  // these one by one; a bot's `thresholds:` or `periodic:` list replaces the profile's list)
+  PolicyConfig policy;
+  std::optional<SizeSpec> kernel_limit_margin;  // BotConfig::kernel_limit_margin default
+};
+
+const std::vector<Profile>& builtinProfiles();
+const Profile* findProfile(std::string_view name);
+
+// The graded ladder every built-in profile uses: 70% trim, 80% sweep, 90% compact (each
+// sustained 2 samples, 1 MiB min_freed), 100% restart (sustained 10 s); with hysteresis 5%
+// and a hard ceiling of 110% (restart at once) in every profile.
+std::vector<Threshold> defaultThresholds();
+
+}  // namespace memvisor::config

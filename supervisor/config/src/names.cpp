@@ -1,0 +1,82 @@
+// Names of config enums as the YAML and the journal write them.
+#include <string_view>
+
+#include "memvisor/config/config.hpp"
+
+namespace memvisor::config {
+
+const char* toString(ActionKind a) {
+  switch (a) {
+    case ActionKind::kAlert: return "alert";
+    case ActionKind::kTrim: return "trim";
+    case ActionKind::kSweep: return "sweep";
+    case ActionKind::kCompact: return "compact";
+    case ActionKind::kRestart: return "restart";
+  }
+  return "?";
+}
+
+std::optional<ActionKind> parseActionKind(std::string_view s) {
+  for (auto a : {ActionKind::kAlert, ActionKind::kTrim, ActionKind::kSweep, ActionKind::kCompact,
+                 ActionKind::kRestart}) {
+    if (s == toString(a)) return a;
+  }
+  return std::nullopt;
+}
+
+ActionKind nextActionUp(ActionKind a) {
+  switch (a) {
+    case ActionKind::kTrim: return ActionKind::kSweep;
+    case ActionKind::kSweep: return ActionKind::kCompact;
+    case ActionKind::kCompact: return ActionKind::kRestart;
+    case ActionKind::kAlert:
+    case ActionKind::kRestart: return a;
+  }
+  return a;
+}
+
+const char* toString(Metric m) {
+  switch (m) {
+    case Metric::kRss: return "rss";
+    case Metric::kPss: return "pss";
+    case Metric::kWorkingSet: return "working_set";
+    case Metric::kCgroup: return "cgroup";
+  }
+  return "?";
+}
+
+std::optional<Metric> parseMetric(std::string_view s) {
+  for (auto m : {Metric::kRss, Metric::kPss, Metric::kWorkingSet, Metric::kCgroup}) {
+    if (s == toString(m)) return m;
+  }
+  return std::nullopt;
+}
+
+const char* toString(AttachBy a) {
+  switch (a) {
+    case AttachBy::kPidfile: return "pidfile";
+    case AttachBy::kCmdline: return "cmdline";
+    case AttachBy::kConnect: return "connect";
+  }
+  return "?";
+}
+
+Duration Deadlines::forAction(ActionKind a) const {
+  switch (a) {
+    case ActionKind::kTrim: return trim;
+    case ActionKind::kSweep: return sweep;
+    case ActionKind::kCompact: return compact;
+    case ActionKind::kRestart: return shutdown;
+    case ActionKind::kAlert: return Duration{0};
+  }
+  return Duration{0};
+}
+
+const BotConfig* Config::findBot(std::string_view name) const {
+  for (const auto& b : bots) {
+    if (b.name == name) return &b;
+  }
+  return nullptr;
+}
+
+}  // namespace memvisor::config

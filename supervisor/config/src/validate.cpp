@@ -1,0 +1,998 @@
+// Stage 2 of config loading: the plain tree -> an immutable typed Config, collecting every
+// problem with its position and path before failing (see load.hpp).
+#include <algorithm>
+#include <charconv>
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "memvisor/config/load.hpp"
+#include "memvisor/config/profiles.hpp"
+#include "yaml_tree.hpp"
+
+namespace memvisor::config {
+namespace {
+
+using detail::PlainNode;
+using detail::Pos;
+using Kind = PlainNode::Kind;
+
+std::size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// " (did you mean 'x'?)" for the closest candidate within a third of the word, or "".
+std::string didYouMean(std::string_view word, const std::vector<std::string>& candidates) {
+  std::size_t best = std::string::npos;
+  std::string best_name;
+  for (const auto& c : candidates) {
+    const std::size_t d = editDistance(word, c);
+    if (d < best) {
+      best = d;
+      best_name = c;
+    }
+  }
+  const std::size_t allowed = std::max<std::size_t>(2, word.size() / 3);
+  if (best_name.empty() || best > allowed) return "";
+  return " (did you mean '" + best_name + "'?)";
+}
+
+class Validator {
+ public:
+  explicit Validator(std::string name) : name_(std::move(name)) {}
+
+  void error(Pos pos, const std::string& path, const std::string& message) {
+    std::string line = name_;
+    if (pos.line > 0) line += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+    line += ": ";
+    if (!path.empty()) line += path + ": ";
+    line += message;
+    errors_.push_back(std::move(line));
+  }
+  bool failed() const { return !errors_.empty(); }
+  const std::vector<std::string>& errors() const { return errors_; }
+
+  // A map with only known keys (each unknown one reported with a suggestion) and no key
+  // twice. False when `n` is not a map at all.
+  bool checkMap(const PlainNode& n, const std::string& path,
+                const std::vector<std::string>& allowed) {
+    if (n.kind != Kind::kMap) {
+      error(n.pos, path, std::string("expected a map of keys, got ") + n.kindName());
+      return false;
+    }
+    std::set<std::string> seen;
+    for (const auto& e : n.entries) {
+      const std::string p = join(path, e.key);
+      if (std::find(allowed.begin(), allowed.end(), e.key) == allowed.end()) {
+        error(e.key_pos, p, "unknown key '" + e.key + "'" + didYouMean(e.key, allowed));
+      } else if (!seen.insert(e.key).second) {
+        error(e.key_pos, p, "key given twice");
+      }
+    }
+    return true;
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  std::optional<std::string> scalar(const PlainNode& n, const std::string& path) {
+    if (n.kind != Kind::kScalar) {
+      error(n.pos, path, std::string("expected a single value, got ") + n.kindName());
+      return std::nullopt;
+    }
+    return n.scalar;
+  }
+
+  std::optional<std::string> nonEmptyString(const PlainNode& n, const std::string& path) {
+    auto s = scalar(n, path);
+    if (s && s->empty()) {
+      error(n.pos, path, "must not be empty");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<SizeSpec> size(const PlainNode& n, const std::string& path, bool allow_percent) {
+    auto s = scalar(n, path);
+    if (!s) return std::nullopt;
+    auto r = parseSize(*s, allow_percent);
+    if (!r) {
+      error(n.pos, path, r.error().message);
+      return std::nullopt;
+    }
+    return *r;
+  }
+
+  std::optional<Duration> duration(const PlainNode& n, const std::string& path, Duration min,
+                                   Duration max) {
+    auto s = scalar(n, path);
+    if (!s) return std::nullopt;
+    auto r = parseDuration(*s);
+    if (!r) {
+      error(n.pos, path, r.error().message);
+      return std::nullopt;
+    }
+    if (*r < min || *r > max) {
+      error(n.pos, path, "must be " + formatDuration(min) + ".." + formatDuration(max) +
+                             ", got " + *s);
+      return std::nullopt;
+    }
+    return *r;
+  }
+
+  std::optional<std::int64_t> integer(const PlainNode& n, const std::string& path,
+                                      std::int64_t min, std::int64_t max) {
+    auto s = scalar(n, path);
+    if (!s) return std::nullopt;
+    std::int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (ec != std::errc() || ptr != s->data() + s->size()) {
+      error(n.pos, path, "expected a whole number, got '" + *s + "'");
+      return std::nullopt;
+    }
+    if (v < min || v > max) {
+      error(n.pos, path, "must be " + std::to_string(min) + ".." + std::to_string(max) +
+                             ", got " + *s);
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<bool> boolean(const PlainNode& n, const std::string& path) {
+    auto s = scalar(n, path);
+    if (!s) return std::nullopt;
+    if (*s == "true" || *s == "yes" || *s == "on") return true;
+    if (*s == "false" || *s == "no" || *s == "off") return false;
+    error(n.pos, path, "expected true or false, got '" + *s + "'");
+    return std::nullopt;
+  }
+
+  std::optional<ActionKind> action(const PlainNode& n, const std::string& path) {
+    auto s = scalar(n, path);
+    if (!s) return std::nullopt;
+    if (auto a = parseActionKind(*s)) return a;
+    error(n.pos, path,
+          "unknown action '" + *s + "', expected trim|sweep|compact|restart|alert" +
+              didYouMean(*s, {"trim", "sweep", "compact", "restart", "alert"}));
+    return std::nullopt;
+  }
+
+  std::optional<std::vector<std::string>> stringList(const PlainNode& n, const std::string& path) {
+    if (n.kind != Kind::kList) {
+      error(n.pos, path, std::string("expected a list, got ") + n.kindName());
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    bool ok = true;
+    for (std::size_t i = 0; i < n.items.size(); ++i) {
+      auto s = scalar(n.items[i], path + "[" + std::to_string(i) + "]");
+      if (s) {
+        out.push_back(*s);
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  std::optional<std::vector<std::uint32_t>> idList(const PlainNode& n, const std::string& path) {
+    if (n.kind != Kind::kList) {
+      error(n.pos, path, std::string("expected a list of numeric ids, got ") + n.kindName());
+      return std::nullopt;
+    }
+    std::vector<std::uint32_t> out;
+    for (std::size_t i = 0; i < n.items.size(); ++i) {
+      if (auto v = integer(n.items[i], path + "[" + std::to_string(i) + "]", 0, 4294967294LL)) {
+        out.push_back(static_cast<std::uint32_t>(*v));
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::string name_;
+  std::vector<std::string> errors_;
+};
+
+const std::vector<std::string> kTopKeys = {"daemon", "bots"};
+const std::vector<std::string> kDaemonKeys = {"bot_socket",   "control_socket", "control_mode",
+                                              "allowed_uids", "allowed_gids",   "journal",
+                                              "metrics_listen"};
+const std::vector<std::string> kJournalKeys = {"format", "file", "max_size", "keep"};
+const std::vector<std::string> kBotKeys = {
+    "name",         "profile",       "spawn",         "attach",
+    "limit",        "metric",        "thresholds",    "hysteresis",
+    "escalation",   "periodic",      "predictive",    "startup_grace",
+    "hard_ceiling", "deadlines",     "stop_signal",   "stop_timeout",
+    "restart",      "kernel_limit_margin", "poll",    "stats_interval"};
+const std::vector<std::string> kSpawnKeys = {"command", "env", "cwd", "user"};
+const std::vector<std::string> kAttachKeys = {"pidfile", "cmdline", "connect", "uid",
+                                              "restart_command", "allow_shutdown"};
+const std::vector<std::string> kThresholdKeys = {"at", "action", "for", "cooldown", "min_freed"};
+const std::vector<std::string> kPeriodicKeys = {"action", "every", "above"};
+const std::vector<std::string> kPredictiveKeys = {"enabled", "horizon", "window", "action",
+                                                  "cooldown"};
+const std::vector<std::string> kEscalationKeys = {"enabled", "max"};
+const std::vector<std::string> kDeadlineKeys = {"trim", "sweep", "compact", "shutdown"};
+const std::vector<std::string> kRestartKeys = {"backoff_initial", "backoff_max", "start_retries",
+                                               "start_seconds"};
+const std::vector<std::string> kPollKeys = {"min", "max"};
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+bool isNone(const PlainNode& n) {
+  return n.kind == Kind::kNull ||
+         (n.kind == Kind::kScalar && (n.scalar == "none" || n.scalar == "off" || n.scalar == "false"));
+}
+
+std::optional<int> parseSignal(std::string_view s) {
+  static const std::vector<std::pair<std::string, int>> kSignals = {
+      {"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},   {"QUIT", SIGQUIT},
+      {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"KILL", SIGKILL}};
+  std::string_view name = s;
+  if (name.substr(0, 3) == "SIG") name.remove_prefix(3);
+  for (const auto& [n, v] : kSignals) {
+    if (name == n) return v;
+  }
+  return std::nullopt;
+}
+
+class ConfigBuilder {
+ public:
+  explicit ConfigBuilder(Validator& v) : v_(v) {}
+
+  Config build(const PlainNode& root, const std::string& source) {
+    Config c;
+    c.source = source;
+    if (root.kind == Kind::kNull) {
+      v_.error(root.pos, "", "the file is empty: expected `bots:` (and optionally `daemon:`)");
+      return c;
+    }
+    if (!v_.checkMap(root, "", kTopKeys)) return c;
+    if (const auto* d = root.find("daemon")) c.daemon = daemon(*d);
+    const auto* bots = root.find("bots");
+    if (!bots) {
+      v_.error(root.pos, "bots", "missing: at least one bot is required");
+      return c;
+    }
+    if (bots->kind != Kind::kList) {
+      v_.error(bots->pos, "bots", std::string("expected a list of bots, got ") + bots->kindName());
+      return c;
+    }
+    if (bots->items.empty()) v_.error(bots->pos, "bots", "at least one bot is required");
+    std::map<std::string, Pos> names;
+    for (std::size_t i = 0; i < bots->items.size(); ++i) {
+      const std::string path = "bots[" + std::to_string(i) + "]";
+      BotConfig b = bot(bots->items[i], path);
+      if (!b.name.empty()) {
+        if (auto it = names.find(b.name); it != names.end()) {
+          const auto* n = bots->items[i].find("name");
+          v_.error(n ? n->pos : bots->items[i].pos, path + ".name",
+                   "bot name '" + b.name + "' already used at line " +
+                       std::to_string(it->second.line));
+        } else {
+          const auto* n = bots->items[i].find("name");
+          names.emplace(b.name, n ? n->pos : bots->items[i].pos);
+        }
+      }
+      c.bots.push_back(std::move(b));
+    }
+    return c;
+  }
+
+ private:
+  DaemonConfig daemon(const PlainNode& n) {
+    DaemonConfig d;
+    const std::string path = "daemon";
+    if (!v_.checkMap(n, path, kDaemonKeys)) return d;
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      const PlainNode& val = e.value;
+      if (e.key == "bot_socket" || e.key == "control_socket") {
+        if (auto s = v_.nonEmptyString(val, p)) {
+          if (s->front() != '/') {
+            v_.error(val.pos, p, "must be an absolute path, got '" + *s + "'");
+          } else if (s->size() >= 108) {
+            v_.error(val.pos, p, "a Unix socket path must be shorter than 108 bytes");
+          } else {
+            (e.key == "bot_socket" ? d.bot_socket : d.control_socket) = *s;
+          }
+        }
+      } else if (e.key == "control_mode") {
+        if (auto s = v_.scalar(val, p)) {
+          unsigned mode = 0;
+          auto [ptr, ec] = std::from_chars(s->data(), s->data() + s->size(), mode, 8);
+          if (ec != std::errc() || ptr != s->data() + s->size() || mode > 0777) {
+            v_.error(val.pos, p, "expected an octal mode like \"0660\", got '" + *s + "'");
+          } else {
+            d.control_mode = mode;
+          }
+        }
+      } else if (e.key == "allowed_uids") {
+        if (auto ids = v_.idList(val, p)) d.allowed_uids = *ids;
+      } else if (e.key == "allowed_gids") {
+        if (auto ids = v_.idList(val, p)) d.allowed_gids = *ids;
+      } else if (e.key == "journal") {
+        d.journal = journal(val, p);
+      } else if (e.key == "metrics_listen") {
+        if (auto s = v_.scalar(val, p)) {
+          const auto colon = s->rfind(':');
+          int port = 0;
+          bool ok = colon != std::string::npos && colon > 0;
+          if (ok) {
+            auto [ptr, ec] = std::from_chars(s->data() + colon + 1, s->data() + s->size(), port);
+            ok = ec == std::errc() && ptr == s->data() + s->size() && port > 0 && port < 65536;
+          }
+          if (!ok) {
+            v_.error(val.pos, p, "expected host:port like 127.0.0.1:9464, got '" + *s + "'");
+          } else {
+            d.metrics_listen = *s;
+          }
+        }
+      }
+    }
+    if (d.bot_socket == d.control_socket) {
+      v_.error(n.pos, path, "bot_socket and control_socket must differ");
+    }
+    return d;
+  }
+
+  JournalConfig journal(const PlainNode& n, const std::string& path) {
+    JournalConfig j;
+    if (!v_.checkMap(n, path, kJournalKeys)) return j;
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      if (e.key == "format") {
+        if (auto s = v_.scalar(e.value, p)) {
+          if (*s == "logfmt") {
+            j.format = journal::Format::kLogfmt;
+          } else if (*s == "json") {
+            j.format = journal::Format::kJson;
+          } else {
+            v_.error(e.value.pos, p, "expected logfmt or json, got '" + *s + "'" +
+                                         didYouMean(*s, {"logfmt", "json"}));
+          }
+        }
+      } else if (e.key == "file") {
+        if (auto s = v_.scalar(e.value, p)) j.file = *s;
+      } else if (e.key == "max_size") {
+        if (auto s = v_.size(e.value, p, false)) {
+          if (s->bytes < 4 * kKiB) {
+            v_.error(e.value.pos, p, "must be at least 4 KiB, got " + s->toString());
+          } else {
+            j.max_size = s->bytes;
+          }
+        }
+      } else if (e.key == "keep") {
+        if (auto k = v_.integer(e.value, p, 0, 100)) j.keep = static_cast<int>(*k);
+      }
+    }
+    return j;
+  }
+
+  // Positions of values that cross-field checks refer to.
+  struct BotPositions {
+    Pos limit, hard_ceiling, hysteresis, kernel_margin, poll, restart;
+    std::vector<Pos> threshold_at;
+    std::vector<Pos> periodic_above;
+    Pos thresholds;
+  };
+
+  BotConfig bot(const PlainNode& n, const std::string& path) {
+    BotConfig b;
+    BotPositions pos;
+    const std::size_t errors_before = v_.errors().size();
+    pos.limit = pos.hard_ceiling = pos.hysteresis = pos.kernel_margin = pos.poll = pos.restart =
+        pos.thresholds = n.pos;
+    // Defaults without a profile: the default ladder, no limit (so `limit:` is required).
+    b.policy.thresholds = defaultThresholds();
+    b.policy.hard_ceiling = SizeSpec::percentOf(110);
+    if (!v_.checkMap(n, path, kBotKeys)) return b;
+
+    bool limit_known = false;
+    if (const auto* prof = n.find("profile")) {
+      const std::string p = path + ".profile";
+      if (auto s = v_.scalar(*prof, p)) {
+        if (const Profile* pr = findProfile(*s)) {
+          b.profile = pr->name;
+          b.policy = pr->policy;
+          b.spawn.env = pr->env;
+          b.kernel_limit_margin = pr->kernel_limit_margin;
+          limit_known = pr->policy.limit > 0;
+        } else {
+          std::vector<std::string> names;
+          std::string list;
+          for (const auto& x : builtinProfiles()) {
+            names.push_back(x.name);
+            list += (list.empty() ? "" : "|") + x.name;
+          }
+          v_.error(prof->pos, p, "unknown profile '" + *s + "', expected " + list +
+                                     didYouMean(*s, names));
+        }
+      }
+    }
+
+    bool has_spawn = false, has_attach = false;
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      const PlainNode& val = e.value;
+      if (e.key == "name") {
+        if (auto s = v_.nonEmptyString(val, p)) {
+          static const std::regex kName("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+          if (!std::regex_match(*s, kName) || *s == "all") {
+            v_.error(val.pos, p,
+                     "must be 1-63 letters, digits, '_', '.', '-' (not 'all'), got '" + *s + "'");
+          } else {
+            b.name = *s;
+          }
+        }
+      } else if (e.key == "profile") {
+        // handled above, before the keys it provides defaults for
+      } else if (e.key == "spawn") {
+        has_spawn = true;
+        spawn(val, p, b.spawn);
+      } else if (e.key == "attach") {
+        has_attach = true;
+        attach(val, p, b.attach);
+      } else if (e.key == "limit") {
+        pos.limit = val.pos;
+        if (auto s = v_.size(val, p, false)) {
+          if (s->bytes < 1 * kMiB) {
+            v_.error(val.pos, p, "must be at least 1 MiB, got " + s->toString());
+          } else {
+            b.policy.limit = s->bytes;
+            limit_known = true;
+          }
+        }
+      } else if (e.key == "metric") {
+        if (auto s = v_.scalar(val, p)) {
+          if (auto m = parseMetric(*s)) {
+            b.policy.metric = *m;
+          } else {
+            v_.error(val.pos, p, "unknown metric '" + *s + "', expected rss|pss|working_set|cgroup" +
+                                     didYouMean(*s, {"rss", "pss", "working_set", "cgroup"}));
+          }
+        }
+      } else if (e.key == "thresholds") {
+        pos.thresholds = val.pos;
+        thresholds(val, p, b.policy.thresholds, pos.threshold_at);
+      } else if (e.key == "hysteresis") {
+        pos.hysteresis = val.pos;
+        if (auto s = v_.size(val, p, true)) {
+          if (s->is_percent && (s->percent < 0 || s->percent > 50)) {
+            v_.error(val.pos, p, "must be 0%..50%, got " + s->toString());
+          } else {
+            b.policy.hysteresis = *s;
+          }
+        }
+      } else if (e.key == "escalation") {
+        escalation(val, p, b.policy.escalation);
+      } else if (e.key == "periodic") {
+        periodic(val, p, b.policy.periodic, pos.periodic_above);
+      } else if (e.key == "predictive") {
+        predictive(val, p, b.policy.predictive);
+      } else if (e.key == "startup_grace") {
+        if (auto d = v_.duration(val, p, Duration{0}, hours(1))) b.policy.startup_grace = *d;
+      } else if (e.key == "hard_ceiling") {
+        pos.hard_ceiling = val.pos;
+        if (isNone(val)) {
+          b.policy.hard_ceiling.reset();
+        } else if (auto s = v_.size(val, p, true)) {
+          if (s->is_percent && (s->percent < 100 || s->percent > 200)) {
+            v_.error(val.pos, p, "must be 100%..200% of the limit, got " + s->toString());
+          } else {
+            b.policy.hard_ceiling = *s;
+          }
+        }
+      } else if (e.key == "deadlines") {
+        deadlines(val, p, b.policy.deadlines);
+      } else if (e.key == "stop_signal") {
+        if (auto s = v_.scalar(val, p)) {
+          if (auto sig = parseSignal(*s)) {
+            b.stop_signal = *sig;
+          } else {
+            v_.error(val.pos, p, "expected a signal name like SIGTERM or SIGINT, got '" + *s + "'");
+          }
+        }
+      } else if (e.key == "stop_timeout") {
+        if (auto d = v_.duration(val, p, milliseconds(100), hours(1))) b.stop_timeout = *d;
+      } else if (e.key == "restart") {
+        pos.restart = val.pos;
+        restart(val, p, b.restart);
+      } else if (e.key == "kernel_limit_margin") {
+        pos.kernel_margin = val.pos;
+        if (isNone(val)) {
+          b.kernel_limit_margin.reset();
+        } else if (auto s = v_.size(val, p, true)) {
+          if (s->is_percent && (s->percent <= 0 || s->percent > 100)) {
+            v_.error(val.pos, p, "must be 1%..100% of the limit, got " + s->toString());
+          } else {
+            b.kernel_limit_margin = *s;
+          }
+        }
+      } else if (e.key == "poll") {
+        pos.poll = val.pos;
+        poll(val, p, b.policy);
+      } else if (e.key == "stats_interval") {
+        if (auto d = v_.duration(val, p, milliseconds(100), hours(1))) b.stats_interval = *d;
+      }
+    }
+
+    if (!n.find("name")) v_.error(n.pos, path + ".name", "missing: every bot needs a name");
+    if (has_spawn && has_attach) {
+      v_.error(n.pos, path, "give either spawn: or attach:, not both");
+    } else if (!has_spawn && !has_attach) {
+      v_.error(n.pos, path, "missing spawn: (memvisord starts the bot) or attach: (it supervises a running one)");
+    }
+    b.mode = has_attach ? Mode::kAttach : Mode::kSpawn;
+    if (!limit_known) {
+      v_.error(n.pos, path + ".limit", "missing: give limit: (e.g. 384MiB) or a profile: that has one");
+      return b;
+    }
+    // Cross-field checks compare values; after a bad value they would only add noise.
+    if (v_.errors().size() == errors_before) crossChecks(b, path, pos);
+    return b;
+  }
+
+  void crossChecks(BotConfig& b, const std::string& path, const BotPositions& pos) {
+    auto& pol = b.policy;
+    const Bytes limit = pol.limit;
+    // Thresholds: within the limit, sorted by their byte figure, no two at the same figure.
+    for (std::size_t i = 0; i < pol.thresholds.size(); ++i) {
+      const auto& t = pol.thresholds[i];
+      const Pos at_pos = i < pos.threshold_at.size() ? pos.threshold_at[i] : pos.thresholds;
+      if (!t.at.is_percent && t.at.bytes > limit) {
+        v_.error(at_pos, path + ".thresholds[" + std::to_string(i) + "].at",
+                 "must not exceed the limit (" + formatBytes(limit) + "), got " + t.at.toString());
+      }
+    }
+    std::vector<std::size_t> order(pol.thresholds.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t c) {
+      return pol.thresholds[a].at.resolve(limit) < pol.thresholds[c].at.resolve(limit);
+    });
+    std::vector<Threshold> sorted;
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      const std::size_t i = order[k];
+      if (k > 0 && pol.thresholds[i].at.resolve(limit) ==
+                       pol.thresholds[order[k - 1]].at.resolve(limit)) {
+        const Pos at_pos = i < pos.threshold_at.size() ? pos.threshold_at[i] : pos.thresholds;
+        v_.error(at_pos, path + ".thresholds[" + std::to_string(i) + "].at",
+                 "two thresholds at the same figure (" +
+                     formatBytes(pol.thresholds[i].at.resolve(limit)) + ")");
+      }
+      sorted.push_back(pol.thresholds[i]);
+    }
+    pol.thresholds = std::move(sorted);
+
+    const Bytes hyst = pol.hysteresis.resolve(limit);
+    if (!pol.thresholds.empty() && hyst >= pol.thresholds.front().at.resolve(limit)) {
+      v_.error(pos.hysteresis, path + ".hysteresis",
+               "must be below the lowest threshold (" +
+                   formatBytes(pol.thresholds.front().at.resolve(limit)) + "), got " +
+                   pol.hysteresis.toString());
+    }
+    Bytes top = 0;
+    for (const auto& t : pol.thresholds) top = std::max(top, t.at.resolve(limit));
+    if (pol.hard_ceiling) {
+      const Bytes ceiling = pol.hard_ceiling->resolve(limit);
+      if (ceiling <= top) {
+        v_.error(pos.hard_ceiling, path + ".hard_ceiling",
+                 "must be above every threshold (highest " + formatBytes(top) + "), got " +
+                     pol.hard_ceiling->toString() + " = " + formatBytes(ceiling));
+      }
+      if (b.kernel_limit_margin) {
+        const Bytes kernel = limit + b.kernel_limit_margin->resolve(limit);
+        if (kernel <= ceiling) {
+          v_.error(pos.kernel_margin, path + ".kernel_limit_margin",
+                   "the kernel limit (" + formatBytes(kernel) +
+                       ") must be above the hard ceiling (" + formatBytes(ceiling) +
+                       "), or the kernel kills the bot before memvisord restarts it");
+        }
+      }
+    }
+    for (std::size_t i = 0; i < pol.periodic.size(); ++i) {
+      const auto& per = pol.periodic[i];
+      if (per.above && !per.above->is_percent && per.above->bytes > limit) {
+        const Pos ap = i < pos.periodic_above.size() ? pos.periodic_above[i] : pos.limit;
+        v_.error(ap, path + ".periodic[" + std::to_string(i) + "].above",
+                 "must not exceed the limit (" + formatBytes(limit) + ")");
+      }
+    }
+    if (pol.poll_min > pol.poll_max) {
+      v_.error(pos.poll, path + ".poll", "min (" + formatDuration(pol.poll_min) +
+                                             ") must not exceed max (" +
+                                             formatDuration(pol.poll_max) + ")");
+    }
+    if (b.restart.backoff_initial > b.restart.backoff_max) {
+      v_.error(pos.restart, path + ".restart",
+               "backoff_initial (" + formatDuration(b.restart.backoff_initial) +
+                   ") must not exceed backoff_max (" + formatDuration(b.restart.backoff_max) + ")");
+    }
+    if (b.mode == Mode::kSpawn && b.spawn.command.empty()) {
+      // reported by spawn() when the key is present; here when spawn: had no command
+    }
+  }
+
+  void spawn(const PlainNode& n, const std::string& path, SpawnSpec& s) {
+    if (!v_.checkMap(n, path, kSpawnKeys)) return;
+    const auto* cmd = n.find("command");
+    if (!cmd) {
+      v_.error(n.pos, path + ".command", "missing: the bot's argv, e.g. [node, dist/index.js]");
+    }
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      const PlainNode& val = e.value;
+      if (e.key == "command") {
+        if (val.kind == Kind::kScalar) {
+          v_.error(val.pos, p, "must be a list (argv), not a shell line: write [" +
+                                   [&] {
+                                     std::string out, word;
+                                     std::istringstream is(val.scalar);
+                                     while (is >> word) out += (out.empty() ? "" : ", ") + word;
+                                     return out;
+                                   }() + "]");
+        } else if (auto l = v_.stringList(val, p)) {
+          if (l->empty() || l->front().empty()) {
+            v_.error(val.pos, p, "must name a program");
+          } else {
+            s.command = *l;
+          }
+        }
+      } else if (e.key == "env") {
+        if (val.kind != Kind::kMap) {
+          v_.error(val.pos, p, std::string("expected a map NAME: value, got ") + val.kindName());
+          continue;
+        }
+        static const std::regex kEnvName("[A-Za-z_][A-Za-z0-9_]*");
+        std::set<std::string> seen;
+        for (const auto& ev : val.entries) {
+          const std::string ep = p + "." + ev.key;
+          if (!std::regex_match(ev.key, kEnvName)) {
+            v_.error(ev.key_pos, ep, "not a valid environment variable name");
+          } else if (!seen.insert(ev.key).second) {
+            v_.error(ev.key_pos, ep, "key given twice");
+          } else if (ev.value.kind == Kind::kNull) {
+            s.env.erase(ev.key);  // `NAME:` with no value drops a profile variable
+          } else if (auto v = v_.scalar(ev.value, ep)) {
+            s.env[ev.key] = *v;
+          }
+        }
+      } else if (e.key == "cwd") {
+        if (auto v = v_.nonEmptyString(val, p)) {
+          if (v->front() != '/') {
+            v_.error(val.pos, p, "must be an absolute path, got '" + *v + "'");
+          } else {
+            s.cwd = *v;
+          }
+        }
+      } else if (e.key == "user") {
+        if (auto v = v_.nonEmptyString(val, p)) s.user = *v;
+      }
+    }
+  }
+
+  void attach(const PlainNode& n, const std::string& path, AttachSpec& a) {
+    if (!v_.checkMap(n, path, kAttachKeys)) return;
+    int ways = 0;
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      const PlainNode& val = e.value;
+      if (e.key == "pidfile") {
+        ++ways;
+        a.by = AttachBy::kPidfile;
+        if (auto v = v_.nonEmptyString(val, p)) {
+          if (v->front() != '/') {
+            v_.error(val.pos, p, "must be an absolute path, got '" + *v + "'");
+          } else {
+            a.pidfile = *v;
+          }
+        }
+      } else if (e.key == "cmdline") {
+        ++ways;
+        a.by = AttachBy::kCmdline;
+        if (auto v = v_.nonEmptyString(val, p)) {
+          try {  // std::regex reports a bad pattern only by throwing
+            std::regex re(*v);
+            a.cmdline_pattern = *v;
+          } catch (const std::regex_error& err) {
+            v_.error(val.pos, p, std::string("not a valid regular expression: ") + err.what());
+          }
+        }
+      } else if (e.key == "connect") {
+        if (auto v = v_.boolean(val, p); v && *v) {
+          ++ways;
+          a.by = AttachBy::kConnect;
+        }
+      } else if (e.key == "uid") {
+        if (auto v = v_.integer(val, p, 0, 4294967294LL)) a.uid = static_cast<std::uint32_t>(*v);
+      } else if (e.key == "restart_command") {
+        if (auto l = v_.stringList(val, p)) a.restart_command = *l;
+      } else if (e.key == "allow_shutdown") {
+        if (auto v = v_.boolean(val, p)) a.allow_shutdown = *v;
+      }
+    }
+    if (ways != 1) {
+      v_.error(n.pos, path, "give exactly one of pidfile:, cmdline: or connect: true");
+    }
+  }
+
+  // Sustain syntax: a duration ("30s") or a count ("2 samples", "3 cycles").
+  std::optional<Sustain> sustain(const PlainNode& n, const std::string& path) {
+    auto s = v_.scalar(n, path);
+    if (!s) return std::nullopt;
+    static const std::regex kCount(R"(\s*(\d+)\s*(samples?|cycles?)\s*)");
+    std::smatch m;
+    if (std::regex_match(*s, m, kCount)) {
+      int count = 0;
+      const std::string digits = m[1].str();
+      std::from_chars(digits.data(), digits.data() + digits.size(), count);
+      if (count < 1 || count > 1000) {
+        v_.error(n.pos, path, "sample count must be 1..1000, got " + digits);
+        return std::nullopt;
+      }
+      return Sustain{Duration{0}, count};
+    }
+    auto d = parseDuration(*s);
+    if (!d) {
+      bool bare = !s->empty() && s->find_first_not_of("0123456789") == std::string::npos;
+      v_.error(n.pos, path,
+               bare ? "bare number " + *s + " is ambiguous: write '" + *s + " samples' or a duration like " + *s + "s"
+                    : "expected a duration like 30s or a count like '2 samples', got '" + *s + "'");
+      return std::nullopt;
+    }
+    if (*d > hours(1)) {
+      v_.error(n.pos, path, "must be at most 1h, got " + *s);
+      return std::nullopt;
+    }
+    return Sustain{*d, 0};
+  }
+
+  void thresholds(const PlainNode& n, const std::string& path, std::vector<Threshold>& out,
+                  std::vector<Pos>& at_pos) {
+    if (n.kind != Kind::kList) {
+      v_.error(n.pos, path, std::string("expected a list of thresholds, got ") + n.kindName());
+      return;
+    }
+    out.clear();
+    at_pos.clear();
+    for (std::size_t i = 0; i < n.items.size(); ++i) {
+      const std::string tp = path + "[" + std::to_string(i) + "]";
+      const PlainNode& tn = n.items[i];
+      Threshold t;
+      Pos apos = tn.pos;
+      if (v_.checkMap(tn, tp, kThresholdKeys)) {
+        if (!tn.find("at")) v_.error(tn.pos, tp + ".at", "missing: e.g. at: 80% or at: 300MiB");
+        if (!tn.find("action")) {
+          v_.error(tn.pos, tp + ".action", "missing: trim|sweep|compact|restart|alert");
+        }
+        for (const auto& e : tn.entries) {
+          const std::string p = Validator::join(tp, e.key);
+          if (e.key == "at") {
+            apos = e.value.pos;
+            if (auto s = v_.size(e.value, p, true)) {
+              if (s->is_percent && (s->percent < 1 || s->percent > 100)) {
+                v_.error(e.value.pos, p, "must be 1%..100%, got " + s->toString());
+              } else if (!s->is_percent && s->bytes <= 0) {
+                v_.error(e.value.pos, p, "must be above 0");
+              } else {
+                t.at = *s;
+              }
+            }
+          } else if (e.key == "action") {
+            if (auto a = v_.action(e.value, p)) t.action = *a;
+          } else if (e.key == "for") {
+            if (auto s = sustain(e.value, p)) t.sustain = *s;
+          } else if (e.key == "cooldown") {
+            if (auto d = v_.duration(e.value, p, Duration{0}, hours(24))) t.cooldown = *d;
+          } else if (e.key == "min_freed") {
+            if (auto s = v_.size(e.value, p, false)) t.min_freed = s->bytes;
+          }
+        }
+      }
+      out.push_back(t);
+      at_pos.push_back(apos);
+    }
+  }
+
+  void periodic(const PlainNode& n, const std::string& path, std::vector<PeriodicAction>& out,
+                std::vector<Pos>& above_pos) {
+    if (n.kind == Kind::kNull) {
+      out.clear();
+      return;
+    }
+    if (n.kind != Kind::kList) {
+      v_.error(n.pos, path, std::string("expected a list like [{action: trim, every: 15m}], got ") +
+                                n.kindName());
+      return;
+    }
+    out.clear();
+    for (std::size_t i = 0; i < n.items.size(); ++i) {
+      const std::string pp = path + "[" + std::to_string(i) + "]";
+      const PlainNode& pn = n.items[i];
+      PeriodicAction a;
+      Pos apos = pn.pos;
+      if (v_.checkMap(pn, pp, kPeriodicKeys)) {
+        if (!pn.find("every")) v_.error(pn.pos, pp + ".every", "missing: e.g. every: 15m");
+        if (!pn.find("action")) v_.error(pn.pos, pp + ".action", "missing: e.g. action: trim");
+        for (const auto& e : pn.entries) {
+          const std::string p = Validator::join(pp, e.key);
+          if (e.key == "action") {
+            if (auto x = v_.action(e.value, p)) a.action = *x;
+          } else if (e.key == "every") {
+            if (auto d = v_.duration(e.value, p, seconds(1), hours(24 * 7))) a.every = *d;
+          } else if (e.key == "above") {
+            apos = e.value.pos;
+            if (auto s = v_.size(e.value, p, true)) {
+              if (s->is_percent && (s->percent < 0 || s->percent > 100)) {
+                v_.error(e.value.pos, p, "must be 0%..100%, got " + s->toString());
+              } else {
+                a.above = *s;
+              }
+            }
+          }
+        }
+      }
+      out.push_back(a);
+      above_pos.push_back(apos);
+    }
+  }
+
+  void predictive(const PlainNode& n, const std::string& path, std::optional<Predictive>& out) {
+    if (isNone(n)) {
+      out.reset();
+      return;
+    }
+    if (!v_.checkMap(n, path, kPredictiveKeys)) return;
+    Predictive p = out.value_or(Predictive{});
+    bool enabled = true;
+    for (const auto& e : n.entries) {
+      const std::string kp = Validator::join(path, e.key);
+      if (e.key == "enabled") {
+        if (auto b = v_.boolean(e.value, kp)) enabled = *b;
+      } else if (e.key == "horizon") {
+        if (auto d = v_.duration(e.value, kp, seconds(1), hours(1))) p.horizon = *d;
+      } else if (e.key == "window") {
+        if (auto d = v_.duration(e.value, kp, seconds(2), hours(1))) p.window = *d;
+      } else if (e.key == "action") {
+        if (auto a = v_.action(e.value, kp)) {
+          if (*a == ActionKind::kRestart) {
+            v_.error(e.value.pos, kp, "a prediction alone never restarts: use trim, sweep, compact or alert");
+          } else {
+            p.action = *a;
+          }
+        }
+      } else if (e.key == "cooldown") {
+        if (auto d = v_.duration(e.value, kp, seconds(1), hours(24))) p.cooldown = *d;
+      }
+    }
+    if (enabled) {
+      out = p;
+    } else {
+      out.reset();
+    }
+  }
+
+  void escalation(const PlainNode& n, const std::string& path, Escalation& out) {
+    if (n.kind == Kind::kScalar) {
+      if (auto b = v_.boolean(n, path)) out.enabled = *b;
+      return;
+    }
+    if (!v_.checkMap(n, path, kEscalationKeys)) return;
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      if (e.key == "enabled") {
+        if (auto b = v_.boolean(e.value, p)) out.enabled = *b;
+      } else if (e.key == "max") {
+        if (auto a = v_.action(e.value, p)) {
+          if (*a == ActionKind::kAlert) {
+            v_.error(e.value.pos, p, "must be trim|sweep|compact|restart (use enabled: false to turn escalation off)");
+          } else {
+            out.max_action = *a;
+          }
+        }
+      }
+    }
+  }
+
+  void deadlines(const PlainNode& n, const std::string& path, Deadlines& out) {
+    if (!v_.checkMap(n, path, kDeadlineKeys)) return;
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      // The protocol accepts deadlines of 1 ms .. 600 s.
+      auto d = v_.duration(e.value, p, milliseconds(1), seconds(600));
+      if (!d) continue;
+      if (e.key == "trim") out.trim = *d;
+      if (e.key == "sweep") out.sweep = *d;
+      if (e.key == "compact") out.compact = *d;
+      if (e.key == "shutdown") out.shutdown = *d;
+    }
+  }
+
+  void restart(const PlainNode& n, const std::string& path, RestartPolicy& out) {
+    if (!v_.checkMap(n, path, kRestartKeys)) return;
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      if (e.key == "backoff_initial") {
+        if (auto d = v_.duration(e.value, p, milliseconds(10), hours(1))) out.backoff_initial = *d;
+      } else if (e.key == "backoff_max") {
+        if (auto d = v_.duration(e.value, p, milliseconds(10), hours(24))) out.backoff_max = *d;
+      } else if (e.key == "start_retries") {
+        if (auto v = v_.integer(e.value, p, 0, 1000)) out.start_retries = static_cast<int>(*v);
+      } else if (e.key == "start_seconds") {
+        if (auto d = v_.duration(e.value, p, Duration{0}, hours(1))) out.start_seconds = *d;
+      }
+    }
+  }
+
+  void poll(const PlainNode& n, const std::string& path, PolicyConfig& out) {
+    if (!v_.checkMap(n, path, kPollKeys)) return;
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      auto d = v_.duration(e.value, p, milliseconds(10), minutes(10));
+      if (!d) continue;
+      if (e.key == "min") out.poll_min = *d;
+      if (e.key == "max") out.poll_max = *d;
+    }
+  }
+
+  Validator& v_;
+};
+
+}  // namespace
+
+Result<Config> loadConfigString(std::string_view text, const std::string& name) {
+  auto tree = detail::parseYamlTree(text, name);
+  if (!tree) return tree.error();
+  Validator v(name);
+  ConfigBuilder builder(v);
+  Config c = builder.build(*tree, name);
+  if (v.failed()) {
+    std::string msg;
+    for (const auto& line : v.errors()) msg += (msg.empty() ? "" : "\n") + line;
+    return Error{"bad_config", msg};
+  }
+  return c;
+}
+
+Result<Config> loadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{"io", "reading " + path + ": cannot open (missing or not readable)"};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Error{"io", "reading " + path + ": read error"};
+  const std::string text = ss.str();
+  if (text.size() > 4 * 1024 * 1024) return Error{"io", "reading " + path + ": larger than 4 MiB"};
+  return loadConfigString(text, path);
+}
+
+std::vector<std::string> errorLines(const Error& e) {
+  std::vector<std::string> out;
+  std::string_view rest = e.message;
+  while (!rest.empty()) {
+    const auto nl = rest.find('\n');
+    out.emplace_back(rest.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+}  // namespace memvisor::config

@@ -1,0 +1,161 @@
+// The pure policy core: samples + a bot's PolicyConfig + a time value -> actions with reasons.
+// No I/O, no syscalls, no clock reads: the daemon passes `now` and feeds results back.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "memvisor/config/config.hpp"
+#include "memvisor/proto/messages.hpp"
+
+namespace memvisor::policy {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+using Bytes = config::Bytes;
+using Duration = config::Duration;
+using ActionKind = config::ActionKind;
+using BotPolicy = config::PolicyConfig;
+
+// One measurement of the bot's configured metric (BotPolicy::metric), taken at `now`.
+struct Sample {
+  Bytes bytes = 0;
+};
+
+enum class Trigger { kThreshold, kEscalation, kPeriodic, kPredictive, kHardCeiling };
+const char* toString(Trigger t);  // threshold | escalation | periodic | predictive | hard_ceiling
+
+// One action for the daemon to take. Alerts need no result; every other action must be
+// answered with onActionResult (restart: or with onBotStarted once the bot is back).
+struct Intent {
+  ActionKind action = ActionKind::kTrim;
+  Trigger trigger = Trigger::kThreshold;
+  proto::Urgency urgency = proto::Urgency::kNormal;
+  Duration deadline{0};  // from BotPolicy::deadlines; 0 for alert
+  // Journal-ready: "rss 312.0 MiB >= 80% of 384 MiB (307.2 MiB) for 2 samples".
+  std::string reason;
+  // key=value for the journal line: figure, threshold, limit, previous, ...
+  std::map<std::string, std::string> fields;
+};
+
+// A journal entry the policy wants written (threshold crossed/cleared, escalation, deferred
+// restart, ineffective action). The daemon adds ts_ms and bot and journals it.
+struct Note {
+  proto::Level level = proto::Level::kInfo;
+  std::string kind;  // threshold | recovered | escalation | deferred | action_result
+  std::string message;
+  std::map<std::string, std::string> fields;
+};
+
+struct Decision {
+  // At most one of trim/sweep/compact/restart, plus any alerts.
+  std::vector<Intent> actions;
+  std::vector<Note> notes;
+  bool empty() const { return actions.empty() && notes.empty(); }
+};
+
+enum class Outcome { kOk, kFailed, kTimeout, kNotConnected, kUnsupported };
+const char* toString(Outcome o);  // ok | failed | timeout | not_connected | unsupported
+
+struct ActionResult {
+  ActionKind action = ActionKind::kTrim;
+  Outcome outcome = Outcome::kOk;
+  Bytes freed_bytes = 0;  // measured by the daemon or reported by the bot; may be negative
+  std::string error;      // when !kOk, for the reason of the next escalation
+};
+
+// ---- state (plain data; owned by the daemon, one per bot) ---------------------------------
+
+struct ThresholdState {
+  bool armed = true;
+  std::optional<TimePoint> above_since;
+  int above_samples = 0;
+};
+
+// The action the policy is waiting on, and the escalation context it belongs to.
+struct InFlight {
+  ActionKind action = ActionKind::kTrim;
+  Trigger trigger = Trigger::kThreshold;
+  TimePoint since{};
+  Duration deadline{0};
+};
+
+// An escalation episode: started when a threshold (or the predictor) acts, resolved when
+// the figure falls below `at_bytes`; escalates on failure, on too little freed, or when the
+// figure is still >= at_bytes once `cooldown` has passed since the last action.
+struct Episode {
+  bool active = false;
+  Trigger origin = Trigger::kThreshold;
+  std::size_t threshold = 0;  // index into BotPolicy::thresholds (origin threshold)
+  Bytes at_bytes = 0;
+  Duration cooldown{0};
+  Bytes min_freed = 0;
+  ActionKind last_action = ActionKind::kTrim;
+  TimePoint acted_at{};
+  bool escalate_now = false;  // last result failed / freed too little
+  std::string last_outcome;   // "trim freed 1.0 MiB < min_freed 8.0 MiB", "sweep timeout"
+};
+
+struct PolicyState {
+  TimePoint started_at{};
+  std::vector<ThresholdState> thresholds;  // resized to BotPolicy::thresholds
+  Episode episode;
+  std::optional<InFlight> in_flight;
+  std::array<std::optional<TimePoint>, config::kActionKinds> last_run{};
+  std::vector<TimePoint> periodic_last;  // per BotPolicy::periodic (starts at started_at)
+  std::optional<TimePoint> predictive_last;
+  ActionKind predictive_next = ActionKind::kSweep;
+  bool ceiling_fired = false;     // one hard-ceiling restart per excursion
+  bool restart_deferred = false;  // a "deferred by grace" note was already written
+  std::deque<std::pair<TimePoint, Bytes>> window;  // recent samples for the growth rate
+  std::optional<Bytes> last_bytes;
+  // Last action outcome, for status displays.
+  std::optional<ActionResult> last_result;
+  std::optional<TimePoint> last_result_at;
+};
+
+// A fresh state for a bot that (re)started at `started_at` (start-up grace counts from it).
+PolicyState makeState(const BotPolicy& p, TimePoint started_at);
+// The bot was (re)started: forget episodes, arm every threshold, restart the grace period.
+void onBotStarted(PolicyState& s, const BotPolicy& p, TimePoint now);
+
+// Feeds one sample; returns what to do now. Never returns a second non-alert action while
+// one is in flight, except a hard-ceiling restart.
+Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoint now);
+
+// The result of the in-flight action. Failure, timeout, no session, or freed < min_freed
+// mark the episode for escalation at the next step (if still above its threshold).
+std::vector<Note> onActionResult(PolicyState& s, const ActionResult& r, const BotPolicy& p,
+                                 TimePoint now);
+
+// Least-squares growth of the figure over the state's window, bytes per second; 0 with
+// fewer than 3 samples or less than 1 s of history.
+double growthRate(const PolicyState& s);
+
+// Adaptive poll interval: max when the headroom to `limit` is large and stable, shrinking
+// with the headroom, and always shorter than half the time the observed growth needs to
+// cross the headroom (so at least two samples land before the crossing), clamped to
+// [min, max]. At or above the limit: min.
+Duration nextPollInterval(Bytes metric, Bytes limit, double growth_bytes_per_sec, Duration min,
+                          Duration max);
+// The same against the next threshold above the current figure (or the hard ceiling/limit).
+Duration nextPollInterval(const PolicyState& s, const BotPolicy& p);
+
+// ok | elevated | high | critical (BotStatus.memory_state): critical at or above the limit,
+// a restart threshold or the hard ceiling; high above a sweep/compact threshold; elevated
+// above any other threshold.
+std::string memoryState(const BotPolicy& p, Bytes metric);
+
+// The thresholds resolved against the current limit (BotStatus.thresholds_bytes).
+std::vector<Bytes> thresholdBytes(const BotPolicy& p);
+
+// A Note as a journal entry (the daemon supplies the time and bot name).
+proto::JournalEntry toJournalEntry(const Note& n, const std::string& bot, std::int64_t ts_ms);
+
+}  // namespace memvisor::policy
