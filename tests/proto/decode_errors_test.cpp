@@ -113,8 +113,9 @@ TEST(CodecDecode, NamesTheMistypedField) {
        "trim: field \"id\": must be an integer, got string"},
       {R"({"type":"trim","id":7,"urgency":"high","deadline_ms":2000.5})", errc::kBadField,
        "trim: field \"deadline_ms\": must be an integer, got number"},
-      {R"({"type":"trim","id":7,"urgency":"high","deadline_ms":2e3})", errc::kBadField,
+      {R"({"type":"trim","id":7,"urgency":"high","deadline_ms":2e-3})", errc::kBadField,
        "trim: field \"deadline_ms\": must be an integer, got number"},
+      {R"({"type":"ping","id":1e400})", errc::kBadJson, nullptr},
       {R"({"type":"trim","id":7,"urgency":2,"deadline_ms":2000})", errc::kBadField,
        "trim: field \"urgency\": must be a string, got integer"},
       {R"({"type":"action_result","id":1,"action":"trim","ok":1,"freed_bytes":0,"duration_ms":1})",
@@ -206,6 +207,22 @@ TEST(CodecDecode, IgnoresUnknownKeysForForwardCompatibility) {
                         R"("reason":"added in 1.1","nested":{"a":[1,2,{"b":null}]}})");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(std::get<ActionRequest>(*r), (ActionRequest{7, Action::kTrim, Urgency::kHigh, 2000}));
+}
+
+TEST(CodecDecode, AcceptsIntegralNumbersInAnySpelling) {
+  for (const char* frame : {R"({"type":"trim","id":7.0,"urgency":"high","deadline_ms":2e3})",
+                            R"({"type":"trim","id":7,"urgency":"high","deadline_ms":2000.000})",
+                            R"({"type":"trim","id":0.7e1,"urgency":"high","deadline_ms":20E2})"}) {
+    const auto r = decode(frame);
+    ASSERT_TRUE(r.ok()) << frame << ": " << r.error().message;
+    EXPECT_EQ(std::get<ActionRequest>(*r), (ActionRequest{7, Action::kTrim, Urgency::kHigh, 2000}));
+  }
+  const auto r = decode(R"({"type":"ping","id":9007199254740992.0})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, errc::kOutOfRange);
+  const auto neg = decode(R"({"type":"stats","rss_bytes":-1e20})");
+  ASSERT_FALSE(neg.ok());
+  EXPECT_EQ(neg.error().code, errc::kOutOfRange);
 }
 
 TEST(CodecDecode, TreatsNullAsAbsentForOptionalFields) {
