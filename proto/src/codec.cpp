@@ -429,9 +429,11 @@ class Fields {
     return &*it;
   }
 
+  // Integers may arrive as any JSON number with an integral value (2000, 2000.0, 2e3):
+  // peers that hold numbers as doubles cannot tell those spellings apart.
   bool checkInt(const json& v, const std::string& key, std::int64_t lo, std::int64_t hi,
                 std::int64_t& out) {
-    if (!v.is_number_integer()) {
+    if (!v.is_number()) {
       fail(badType(key, "an integer", v));
       return false;
     }
@@ -443,9 +445,18 @@ class Fields {
         n = static_cast<std::int64_t>(u);
         in_range = n >= lo;
       }
-    } else {
+    } else if (v.is_number_integer()) {
       n = v.get<std::int64_t>();
       in_range = n >= lo && n <= hi;
+    } else {
+      const double d = v.get<double>();
+      if (!std::isfinite(d) || std::trunc(d) != d) {
+        fail(badType(key, "an integer", v));
+        return false;
+      }
+      // |lo|, |hi| <= 2^53: the comparison is exact and the cast below cannot overflow.
+      in_range = d >= static_cast<double>(lo) && d <= static_cast<double>(hi);
+      if (in_range) n = static_cast<std::int64_t>(d);
     }
     if (!in_range) {
       fail({errc::kOutOfRange, where(key) + "must be " + std::to_string(lo) + ".." +
