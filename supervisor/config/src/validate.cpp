@@ -406,8 +406,10 @@ class ConfigBuilder {
     b.policy.hard_ceiling = SizeSpec::percentOf(110);
     if (!v_.checkMap(n, path, kBotKeys)) return b;
 
-    bool limit_known = false;
+    // A bad limit or profile is reported once, not again as a missing limit.
+    bool limit_known = n.find("limit") != nullptr;
     if (const auto* prof = n.find("profile")) {
+      limit_known = true;
       const std::string p = path + ".profile";
       if (auto s = v_.scalar(*prof, p)) {
         if (const Profile* pr = findProfile(*s)) {
@@ -415,7 +417,7 @@ class ConfigBuilder {
           b.policy = pr->policy;
           b.spawn.env = pr->env;
           b.kernel_limit_margin = pr->kernel_limit_margin;
-          limit_known = pr->policy.limit > 0;
+          limit_known = limit_known || pr->policy.limit > 0;
         } else {
           std::vector<std::string> names;
           std::string list;
@@ -555,14 +557,17 @@ class ConfigBuilder {
     auto& pol = b.policy;
     const Bytes limit = pol.limit;
     // Thresholds: within the limit, sorted by their byte figure, no two at the same figure.
+    bool above_limit = false;
     for (std::size_t i = 0; i < pol.thresholds.size(); ++i) {
       const auto& t = pol.thresholds[i];
       const Pos at_pos = i < pos.threshold_at.size() ? pos.threshold_at[i] : pos.thresholds;
       if (!t.at.is_percent && t.at.bytes > limit) {
+        above_limit = true;
         v_.error(at_pos, path + ".thresholds[" + std::to_string(i) + "].at",
                  "must not exceed the limit (" + formatBytes(limit) + "), got " + t.at.toString());
       }
     }
+    if (above_limit) return;  // the checks below compare against these figures
     std::vector<std::size_t> order(pol.thresholds.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t c) {
