@@ -1,0 +1,36 @@
+// What the reference bot does on memvisord's trim, sweep and compact, with the memory each
+// step really gave back: every step is followed by malloc_trim and measured as RSS before
+// minus RSS after that step (a freed entry lowers RSS only once its pages are returned).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "bot_state.hpp"
+#include "config.hpp"
+#include "memvisor/client/client.hpp"
+#include "memvisor/proto/messages.hpp"
+
+namespace memvisor::bot {
+
+// Seams for the measurement, so unit tests can run the logic without a real heap.
+struct Measure {
+  std::function<std::int64_t()> rss;  // current RSS in bytes
+  std::function<void()> trim;         // give free heap back to the OS
+};
+Measure processMeasure();  // /proc/self/statm + malloc_trim(0)
+
+// Message lifetime a commanded sweep uses: the configured lifetime scaled by urgency
+// (low x1, normal x1/2, high x1/4, critical 0 = every message).
+std::int64_t sweepLifetimeMs(const BotConfig& c, proto::Urgency u);
+
+client::ActionOutcome runTrim(const Measure& m);
+// Every sweeper now: messages (lifetime by urgency), bot users, archived threads (same
+// lifetime). One detail per cache.
+client::ActionOutcome runSweep(BotState& s, const BotConfig& c, proto::Urgency u, std::int64_t now_ms,
+                               const Measure& m);
+// Every cache shrunk to its minimum (empty) with its container capacity released, then a
+// final trim ("heap" detail: what the last trim found, e.g. a spike's freed blocks).
+client::ActionOutcome runCompact(BotState& s, const Measure& m);
+
+}  // namespace memvisor::bot
