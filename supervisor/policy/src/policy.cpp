@@ -18,8 +18,15 @@ double secondsBetween(TimePoint a, TimePoint b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-bool inGrace(const PolicyState& s, const BotPolicy& p, TimePoint now) {
-  return now - s.started_at < p.startup_grace;
+// Why a restart may not be taken now (start-up grace, or the last restart failed), or "".
+std::string restartBlocked(const PolicyState& s, const BotPolicy& p, TimePoint now) {
+  if (now - s.started_at < p.startup_grace) {
+    return "start-up grace until " +
+           formatDuration(std::chrono::duration_cast<Duration>(s.started_at + p.startup_grace - now)) +
+           " from now";
+  }
+  if (s.restart_blocked) return "the last restart failed";
+  return "";
 }
 
 bool sustained(const ThresholdState& ts, const Threshold& t, TimePoint now) {
@@ -265,8 +272,10 @@ std::vector<Note> onActionResult(PolicyState& s, const ActionResult& r, const Bo
     // falls (or the bot comes back through onBotStarted).
     s.episode.escalate_now = false;
     s.episode.last_outcome = problem;
+    s.restart_blocked = true;
     notes.push_back(makeNote(proto::Level::kError, "action_result",
-                             problem + "; no further action until the figure falls", fields));
+                             problem + "; no restart until the figure falls below the limit or the bot restarts",
+                             fields));
   } else if (s.episode.active && s.episode.last_action == r.action && !from_predictor) {
     s.episode.escalate_now = p.escalation.enabled;
     s.episode.last_outcome = problem;
@@ -329,11 +338,12 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
                                      formatBytes(hyst) + ": " + config::toString(t.action) +
                                      " threshold re-armed",
                                  f));
-      if (s.episode.active && s.episode.threshold == i && s.episode.origin == Trigger::kThreshold) {
-        s.episode = Episode{};
-      }
     }
   }
+  // The episode is over once the figure is back below the threshold it answered: the action
+  // worked. Climbing again is a new crossing, gated by that threshold's hysteresis.
+  if (s.episode.active && bytes < s.episode.at_bytes) s.episode = Episode{};
+  if (s.restart_blocked && bytes < limit - hyst) s.restart_blocked = false;
 
   // Hard ceiling: restart at once, even during the start-up grace and even while another
   // action is in flight: past this figure the kernel's OOM killer is the next thing to come,
@@ -370,7 +380,8 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
   }
 
   if (s.in_flight) return d;  // one action at a time; its result decides what comes next
-  const bool grace = inGrace(s, p, now);
+  const std::string no_restart = restartBlocked(s, p, now);
+  const bool grace = !no_restart.empty();
 
   // 1. Thresholds newly crossed (armed and sustained): the most severe action among them.
   std::optional<std::size_t> origin;
@@ -405,13 +416,10 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
         f["threshold"] = t.at.toString();
         d.notes.push_back(makeNote(
             proto::Level::kWarn, "deferred",
-            reason + ": restart deferred, start-up grace until " +
-                formatDuration(std::chrono::duration_cast<Duration>(s.started_at + p.startup_grace - now)) +
-                " from now",
-            f));
+            reason + ": restart deferred, " + no_restart, f));
       }
       action = ActionKind::kCompact;
-      reason += " (restart deferred by start-up grace; compact instead)";
+      reason += " (restart deferred: " + no_restart + "; compact instead)";
       if (coolingDown(s, action, t.cooldown, now)) return d;
       // The restart threshold stays armed, so it fires once the grace is over.
       Intent in = makeIntent(s, p, action, Trigger::kThreshold, reason, bytes, now);
@@ -472,7 +480,7 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
       if (!s.restart_deferred) {
         s.restart_deferred = true;
         d.notes.push_back(makeNote(proto::Level::kWarn, "deferred",
-                                   why + ": restart deferred by start-up grace", baseFields(p, bytes)));
+                                   why + ": restart deferred, " + no_restart, baseFields(p, bytes)));
       }
       return d;
     }

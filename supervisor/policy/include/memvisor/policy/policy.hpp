@@ -112,7 +112,8 @@ struct PolicyState {
   std::optional<TimePoint> predictive_last;
   ActionKind predictive_next = ActionKind::kSweep;
   bool ceiling_fired = false;     // one hard-ceiling restart per excursion
-  bool restart_deferred = false;  // a "deferred by grace" note was already written
+  bool restart_deferred = false;  // a "restart deferred" note was already written
+  bool restart_blocked = false;   // the last restart failed; cleared below limit - hysteresis
   std::deque<std::pair<TimePoint, Bytes>> window;  // recent samples for the growth rate
   std::optional<Bytes> last_bytes;
   // Last action outcome, for status displays.
