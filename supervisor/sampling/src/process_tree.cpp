@@ -129,6 +129,8 @@ Result<std::vector<pid_t>> listProcessTree(const SysPaths& paths, pid_t root) {
       children = scanChildren(pid);
     }
     for (pid_t child : children) {
+      // A child listed a moment ago may already be gone: normal, leave it out.
+      if (!exists(paths.pidFile(child, "stat"))) continue;
       // `seen` guards against a corrupt fixture (or pid reuse mid-walk) forming a cycle.
       if (seen.insert(child).second) {
         out.push_back(child);
