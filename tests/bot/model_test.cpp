@@ -1,0 +1,215 @@
+// The reference bot's model: cache limits and eviction order, sweeper lifetimes at given
+// times, compaction, and the measured per-cache details of commanded actions.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <vector>
+
+#include "actions.hpp"
+#include "bot_state.hpp"
+#include "gateway.hpp"
+#include "limited_cache.hpp"
+
+namespace memvisor::bot {
+namespace {
+
+std::vector<std::uint64_t> keys(const LimitedCache<int>& c) {
+  std::vector<std::uint64_t> k;
+  c.forEach([&](std::uint64_t key, int) { k.push_back(key); });
+  return k;
+}
+
+TEST(LimitedCache, EvictsOldestInsertedWhenOverLimit) {
+  LimitedCache<int> c(3);
+  EXPECT_EQ(c.set(1, 10), 0u);
+  c.set(2, 20);
+  c.set(3, 30);
+  EXPECT_EQ(c.set(4, 40), 1u);
+  EXPECT_EQ(keys(c), (std::vector<std::uint64_t>{2, 3, 4}));
+  EXPECT_EQ(c.get(1), nullptr);
+}
+
+TEST(LimitedCache, ReplacingKeepsPositionInEvictionOrder) {
+  LimitedCache<int> c(3);
+  c.set(1, 10);
+  c.set(2, 20);
+  c.set(3, 30);
+  c.set(1, 11);  // update, not a new entry: 1 stays oldest
+  c.set(4, 40);
+  EXPECT_EQ(keys(c), (std::vector<std::uint64_t>{2, 3, 4}));
+}
+
+TEST(LimitedCache, StoresNothingWhenLimitIsZero) {
+  LimitedCache<int> c(0);
+  c.set(1, 10);
+  EXPECT_EQ(c.size(), 0u);
+  EXPECT_EQ(c.get(1), nullptr);
+}
+
+TEST(LimitedCache, SweepRemovesMatchingAndShrinkKeepsNewest) {
+  LimitedCache<int> c;
+  for (int i = 1; i <= 10; ++i) c.set(static_cast<std::uint64_t>(i), i);
+  EXPECT_EQ(c.sweep([](std::uint64_t, int v) { return v % 2 == 0; }), 5u);
+  EXPECT_EQ(keys(c), (std::vector<std::uint64_t>{1, 3, 5, 7, 9}));
+  EXPECT_EQ(c.shrinkTo(2), 3u);
+  EXPECT_EQ(keys(c), (std::vector<std::uint64_t>{7, 9}));
+}
+
+TEST(LimitedCache, ReleaseCapacityShrinksTheIndex) {
+  LimitedCache<int> c;
+  for (int i = 0; i < 10000; ++i) c.set(static_cast<std::uint64_t>(i), i);
+  const auto big = c.bucketCount();
+  c.shrinkTo(10);
+  EXPECT_EQ(c.bucketCount(), big);  // a hash table does not shrink by itself
+  c.releaseCapacity();
+  EXPECT_LT(c.bucketCount(), big / 100);
+}
+
+TEST(LimitedCache, SetLimitEvictsDownToNewLimit) {
+  LimitedCache<int> c(10);
+  for (int i = 0; i < 10; ++i) c.set(static_cast<std::uint64_t>(i), i);
+  c.setLimit(4);
+  EXPECT_EQ(keys(c), (std::vector<std::uint64_t>{6, 7, 8, 9}));
+}
+
+MessageRecord msgAt(std::int64_t t) {
+  MessageRecord m;
+  m.created_ms = t;
+  m.payload = "x";
+  return m;
+}
+
+TEST(BotState, AppliesPerChannelMessageLimit) {
+  CacheLimits l;
+  l.messages = 50;
+  BotState s(2, 3, l);
+  for (int i = 0; i < 80; ++i) s.addMessage(0, static_cast<std::uint64_t>(i), msgAt(i));
+  for (int i = 0; i < 10; ++i) s.addMessage(5, static_cast<std::uint64_t>(1000 + i), msgAt(i));
+  EXPECT_EQ(s.count(kMessages), 60u);
+  EXPECT_EQ(s.evictions(), 30u);
+}
+
+TEST(BotState, DisabledCachesStayEmptyWithSeedLimits) {
+  BotState s(1, 1, CacheLimits{});
+  s.setPresence(1, SmallRecord{0, "p"});
+  s.addReaction(2, SmallRecord{0, "r"});
+  s.addInvite(3, SmallRecord{0, "i"});
+  EXPECT_EQ(s.count(kPresences), 0u);
+  EXPECT_EQ(s.count(kReactions), 0u);
+  EXPECT_EQ(s.count(kInvites), 0u);
+}
+
+TEST(BotState, MessageSweeperRemovesOnlyEntriesOlderThanLifetime) {
+  BotState s(1, 2, CacheLimits::unlimited());
+  // Messages at t = 0, 100 s, 200 s, ..., 1000 s.
+  for (int i = 0; i <= 10; ++i) s.addMessage(static_cast<std::size_t>(i % 2), static_cast<std::uint64_t>(i), msgAt(i * 100000));
+  // At t = 1000 s with the seed's 900 s lifetime: t = 0 and 100 s go (<= now - lifetime).
+  EXPECT_EQ(s.sweepMessages(1000000, 900000), 2u);
+  EXPECT_EQ(s.count(kMessages), 9u);
+  EXPECT_EQ(s.sweepMessages(1000000, 900000), 0u);
+  EXPECT_EQ(s.sweepMessages(1000000, 0), 9u);  // lifetime 0: everything
+}
+
+TEST(BotState, UserSweeperRemovesBotUsersOnly) {
+  BotState s(1, 1, CacheLimits{});
+  s.upsertUser(1, UserRecord{true, 0, "b"});
+  s.upsertUser(2, UserRecord{false, 0, "h"});
+  s.upsertUser(3, UserRecord{true, 0, "b"});
+  EXPECT_EQ(s.sweepBotUsers(), 2u);
+  EXPECT_EQ(s.count(kUsers), 1u);
+}
+
+TEST(BotState, ThreadSweeperRemovesArchivedOlderThanLifetime) {
+  BotState s(1, 1, CacheLimits{});
+  s.addThread(0, 1, ThreadRecord{true, 0, "t"});
+  s.addThread(0, 2, ThreadRecord{false, 0, "t"});
+  s.addThread(0, 3, ThreadRecord{true, 5000, "t"});
+  EXPECT_EQ(s.sweepArchivedThreads(6000, 2000), 1u);
+  EXPECT_EQ(s.count(kThreads), 2u);
+}
+
+TEST(BotState, CompactEmptiesEveryCache) {
+  BotState s(2, 2, CacheLimits::unlimited());
+  WorkloadConfig w;
+  w.guilds = 2;
+  w.channels_per_guild = 2;
+  SyntheticGateway g(w, 42);
+  for (int i = 0; i < 5000; ++i) g.step(s, i);
+  for (const auto& name : BotState::cacheNames()) {
+    EXPECT_GT(s.count(name), 0u) << name;
+    s.compact(name, 0);
+    EXPECT_EQ(s.count(name), 0u) << name;
+  }
+}
+
+TEST(SyntheticGateway, IsDeterministicForASeedAndMostlyMessages) {
+  WorkloadConfig w;
+  w.guilds = 3;
+  w.channels_per_guild = 4;
+  BotState a(3, 4, CacheLimits::unlimited()), b(3, 4, CacheLimits::unlimited());
+  SyntheticGateway ga(w, 7), gb(w, 7);
+  for (int i = 0; i < 2000; ++i) {
+    ga.step(a, i);
+    gb.step(b, i);
+  }
+  EXPECT_EQ(a.counts(), b.counts());
+  EXPECT_GT(ga.messages(), 1200u);
+  EXPECT_LT(ga.messages(), 1600u);
+}
+
+TEST(SweepLifetime, IsShortenedByUrgency) {
+  BotConfig c;
+  c.sweep_messages_lifetime_s = 900;
+  EXPECT_EQ(sweepLifetimeMs(c, proto::Urgency::kLow), 900000);
+  EXPECT_EQ(sweepLifetimeMs(c, proto::Urgency::kNormal), 450000);
+  EXPECT_EQ(sweepLifetimeMs(c, proto::Urgency::kHigh), 225000);
+  EXPECT_EQ(sweepLifetimeMs(c, proto::Urgency::kCritical), 0);
+}
+
+// A fake heap: RSS is whatever the test says; trim "returns" what the step freed.
+struct FakeHeap {
+  std::int64_t rss = 1000;
+  std::int64_t pending = 0;
+  Measure measure() {
+    return Measure{[this] { return rss; }, [this] {
+                     rss -= pending;
+                     pending = 0;
+                   }};
+  }
+};
+
+TEST(Actions, SweepReportsEachCacheWithEntriesAndMeasuredBytes) {
+  BotState s(1, 1, CacheLimits::unlimited());
+  for (int i = 0; i < 10; ++i) s.addMessage(0, static_cast<std::uint64_t>(i), msgAt(i * 1000));
+  s.upsertUser(1, UserRecord{true, 0, "b"});
+  FakeHeap heap;
+  BotConfig c;
+  c.sweep_messages_lifetime_s = 10;  // normal urgency: 5 s
+  auto out = runSweep(s, c, proto::Urgency::kNormal, 10000, heap.measure());
+  ASSERT_EQ(out.details.size(), 3u);
+  EXPECT_EQ(out.details[0].name, kMessages);
+  EXPECT_EQ(out.details[0].entries_before, 10);
+  EXPECT_EQ(out.details[0].entries_after, 4);  // t = 6..9 s survive (> 10 - 5)
+  EXPECT_EQ(out.details[0].freed_bytes, 0);    // the fake heap returned nothing
+  EXPECT_EQ(out.details[1].name, kUsers);
+  EXPECT_EQ(out.details[1].entries_after, 0);
+  EXPECT_TRUE(out.ok);
+}
+
+TEST(Actions, MeasuredBytesAreRssBeforeMinusAfterEachStep) {
+  BotState s(1, 1, CacheLimits::unlimited());
+  s.addMessage(0, 1, msgAt(0));
+  FakeHeap heap;
+  auto m = heap.measure();
+  Measure counting{m.rss, [&] {
+                     heap.pending = 300;  // this trim gives 300 bytes back
+                     m.trim();
+                   }};
+  auto out = runCompact(s, counting);
+  ASSERT_EQ(out.details.size(), BotState::cacheNames().size() + 1);
+  for (const auto& d : out.details) EXPECT_EQ(d.freed_bytes, 300) << d.name;
+  EXPECT_EQ(out.details.back().name, "heap");
+}
+
+}  // namespace
+}  // namespace memvisor::bot
