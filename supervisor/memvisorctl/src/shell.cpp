@@ -168,6 +168,7 @@ int runShell(Context& ctx) {
   const std::string hist = historyPath();
   if (!hist.empty()) read_history(hist.c_str());
 
+  std::string last_added;
   while (true) {
     char* raw = readline("memvisor> ");
     if (raw == nullptr) {
@@ -176,9 +177,11 @@ int runShell(Context& ctx) {
     }
     std::string line(raw);
     std::free(raw);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
     const auto words = tokenize(line);
     if (words.empty()) continue;
-    add_history(line.c_str());
+    if (line != last_added) add_history(line.c_str());
+    last_added = line;
     if (words[0] == "quit" || words[0] == "exit") break;
     runLine(ctx, words);
   }
