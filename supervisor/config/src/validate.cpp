@@ -265,7 +265,13 @@ class ConfigBuilder {
       v_.error(root.pos, "", "the file is empty: expected `bots:` (and optionally `daemon:`)");
       return c;
     }
-    if (!v_.checkMap(root, "", kTopKeys)) return c;
+    // Top-level `x-...` keys are free, as in docker-compose: a place for YAML anchors that
+    // bots merge in with `<<: *name`.
+    std::vector<std::string> top = kTopKeys;
+    for (const auto& e : root.entries) {
+      if (e.key.rfind("x-", 0) == 0) top.push_back(e.key);
+    }
+    if (!v_.checkMap(root, "", top)) return c;
     if (const auto* d = root.find("daemon")) c.daemon = daemon(*d);
     const auto* bots = root.find("bots");
     if (!bots) {

@@ -11,6 +11,20 @@ Pos toPos(const YAML::Mark& m, Pos fallback) {
   return Pos{m.line + 1, m.column + 1};
 }
 
+// YAML merge keys (`<<: *defaults`), which yaml-cpp leaves as a plain "<<" key: keys
+// written in the map itself win, then earlier merged maps over later ones. Merged entries
+// keep their positions (inside the anchor), so errors point at the line to fix.
+void mergeInto(PlainNode& map, const PlainNode& source) {
+  if (source.kind == PlainNode::Kind::kList) {
+    for (const auto& item : source.items) mergeInto(map, item);
+    return;
+  }
+  if (source.kind != PlainNode::Kind::kMap) return;
+  for (const auto& e : source.entries) {
+    if (!map.find(e.key)) map.entries.push_back(e);
+  }
+}
+
 PlainNode convert(const YAML::Node& n, Pos fallback, int depth) {
   PlainNode out;
   out.pos = toPos(n.Mark(), fallback);
@@ -28,16 +42,24 @@ PlainNode convert(const YAML::Node& n, Pos fallback, int depth) {
       out.kind = PlainNode::Kind::kList;
       for (const auto& item : n) out.items.push_back(convert(item, out.pos, depth + 1));
       break;
-    case YAML::NodeType::Map:
+    case YAML::NodeType::Map: {
       out.kind = PlainNode::Kind::kMap;
+      std::vector<PlainNode> merges;
       for (auto it = n.begin(); it != n.end(); ++it) {
         PlainEntry e;
         e.key_pos = toPos(it->first.Mark(), out.pos);
         e.key = it->first.IsScalar() ? it->first.Scalar() : std::string("<complex key>");
         e.value = convert(it->second, e.key_pos, depth + 1);
+        if (e.key == "<<" && it->first.Tag() != "!" &&
+            (e.value.kind == PlainNode::Kind::kMap || e.value.kind == PlainNode::Kind::kList)) {
+          merges.push_back(std::move(e.value));
+          continue;
+        }
         out.entries.push_back(std::move(e));
       }
+      for (auto& m : merges) mergeInto(out, m);
       break;
+    }
   }
   return out;
 }

@@ -212,3 +212,47 @@ TEST(LoadConfig, AcceptsEveryShippedExample) {
 
 }  // namespace
 }  // namespace memvisor::config
+
+namespace memvisor::config {
+namespace {
+
+TEST(LoadConfig, SharesSettingsThroughAnchorsAndMergeKeys) {
+  auto r = loadConfigString(R"(x-common: &common
+  profile: prod
+  metric: pss
+  stop_timeout: 30s
+bots:
+  - <<: *common
+    name: a
+    spawn: {command: [a]}
+  - <<: *common
+    name: b
+    metric: rss
+    attach: {connect: true}
+)", "anchors.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->bots.size(), 2u);
+  EXPECT_EQ(r->bots[0].profile, "prod");
+  EXPECT_EQ(r->bots[0].policy.metric, Metric::kPss);
+  EXPECT_EQ(r->bots[0].stop_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(r->bots[1].policy.metric, Metric::kRss);  // the bot's own key wins
+  EXPECT_EQ(r->bots[1].stop_timeout, std::chrono::seconds(30));
+}
+
+TEST(LoadConfig, PointsAtTheAnchorForAnErrorInMergedSettings) {
+  auto r = loadConfigString(R"(x-common: &common
+  profile: prod
+  limit: 300
+bots:
+  - <<: *common
+    name: a
+    spawn: {command: [a]}
+)", "anchors.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(errorLines(r.error()).size(), 1u) << r.error().message;
+  EXPECT_EQ(r.error().message.rfind("anchors.yaml:3:10: bots[0].limit: bare number 300", 0), 0u)
+      << r.error().message;
+}
+
+}  // namespace
+}  // namespace memvisor::config
