@@ -33,18 +33,35 @@ Result<std::unordered_map<std::string, std::uint64_t>> parseFlatKeyed(std::strin
 
 Result<MemoryStat> pickStat(std::string_view text, const char* anon, const char* file,
                             const char* inactive_file) {
-  auto kv = parseFlatKeyed(text, "memory.stat");
-  if (!kv.ok()) return kv.error();
+  // memory.stat has ~40-60 keys and is read every tick: scan for the three we need instead of
+  // building a map of all of them.
   MemoryStat out;
   struct Want {
     const char* key;
     std::uint64_t* into;
-  } wants[] = {{anon, &out.anon_bytes}, {file, &out.file_bytes},
-               {inactive_file, &out.inactive_file_bytes}};
+    bool found;
+  } wants[] = {{anon, &out.anon_bytes, false}, {file, &out.file_bytes, false},
+               {inactive_file, &out.inactive_file_bytes, false}};
+  std::optional<Error> error;
+  detail::forEachLine(text, [&](std::string_view line) {
+    if (error) return;
+    auto sp = line.find(' ');
+    if (sp == std::string_view::npos) return;
+    std::string_view key = line.substr(0, sp);
+    for (auto& want : wants) {
+      if (want.found || key != want.key) continue;
+      auto v = detail::toU64(detail::trim(line.substr(sp + 1)));
+      if (!v) {
+        error = detail::parseError("memory.stat: bad value for " + std::string(key));
+        return;
+      }
+      *want.into = *v;
+      want.found = true;
+    }
+  });
+  if (error) return *error;
   for (const auto& want : wants) {
-    auto it = kv->find(want.key);
-    if (it == kv->end()) return detail::missingField(std::string(want.key) + " in memory.stat");
-    *want.into = it->second;
+    if (!want.found) return detail::missingField(std::string(want.key) + " in memory.stat");
   }
   return out;
 }
