@@ -180,15 +180,21 @@ std::string explainConfig(const Config& c) {
     for (const auto& [k, v] : lifecycleLines(b)) os << "  " << k << ": " << v << "\n";
     // The ladder in words: what happens as the figure climbs.
     const auto& p = b.policy;
+    // Attach mode without a restart command: a restart decision can only be journalled.
+    const bool can_restart = b.mode == Mode::kSpawn || !b.attach.restart_command.empty();
+    const std::string no_restart = " (journalled only: memvisord did not start this bot and has no restart_command)";
     os << "  what happens as " << toString(p.metric) << " climbs:\n";
     for (const auto& t : p.thresholds) {
       const Bytes at = t.at.resolve(p.limit);
       os << "    at " << formatBytes(at) << ": " << toString(t.action);
-      if (t.action == ActionKind::kRestart) os << " (after the " << formatDuration(p.startup_grace) << " start-up grace)";
+      if (t.action == ActionKind::kRestart) {
+        os << (can_restart ? " (after the " + formatDuration(p.startup_grace) + " start-up grace)" : no_restart);
+      }
       os << "\n";
     }
     if (p.hard_ceiling) {
-      os << "    at " << formatBytes(p.hard_ceiling->resolve(p.limit)) << ": immediate restart (hard ceiling)\n";
+      os << "    at " << formatBytes(p.hard_ceiling->resolve(p.limit)) << ": immediate restart (hard ceiling)"
+         << (can_restart ? "" : no_restart) << "\n";
     }
     if (b.kernel_limit_margin) {
       os << "    at " << formatBytes(p.limit + b.kernel_limit_margin->resolve(p.limit))

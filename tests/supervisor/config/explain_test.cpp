@@ -37,6 +37,7 @@ TEST(ExplainConfig, SaysWhatEachBotDoesAtWhichMiB) {
            "bot helper:",
            "mode: attach by connect",
            "attach.restart_command: (none: memvisord never restarts it)",
+           "at 128 MiB: restart (journalled only: memvisord did not start this bot",
        }) {
     EXPECT_NE(text.find(expected), std::string::npos) << "missing '" << expected << "' in:\n" << text;
   }
