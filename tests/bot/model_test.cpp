@@ -9,6 +9,7 @@
 #include "bot_state.hpp"
 #include "gateway.hpp"
 #include "limited_cache.hpp"
+#include "memvisor/client/memory.hpp"
 
 namespace memvisor::bot {
 namespace {
@@ -75,7 +76,7 @@ TEST(LimitedCache, SetLimitEvictsDownToNewLimit) {
 MessageRecord msgAt(std::int64_t t) {
   MessageRecord m;
   m.created_ms = t;
-  m.payload = "x";
+  (void)m.payload;
   return m;
 }
 
@@ -209,6 +210,68 @@ TEST(Actions, MeasuredBytesAreRssBeforeMinusAfterEachStep) {
   ASSERT_EQ(out.details.size(), BotState::cacheNames().size() + 1);
   for (const auto& d : out.details) EXPECT_EQ(d.freed_bytes, 300) << d.name;
   EXPECT_EQ(out.details.back().name, "heap");
+}
+
+}  // namespace
+}  // namespace memvisor::bot
+
+namespace memvisor::bot {
+namespace {
+
+std::int64_t selfRss() {
+  auto r = client::readRssBytes("/proc", "self");
+  return r ? *r : 0;
+}
+
+TEST(PayloadArena, UnmapsASegmentWhenItsLastPayloadGoes) {
+  PayloadArena a(PayloadLayout::kSegments, 64 * 1024);
+  const std::string text(1000, 'x');
+  std::vector<Payload> ps;
+  for (int i = 0; i < 200; ++i) ps.push_back(a.allocate(text));  // ~4 segments
+  EXPECT_EQ(ps[7].view(), text);
+  const auto full = a.segments();
+  EXPECT_GE(full, 3);
+  // Free the oldest 100: the segments they filled are unmapped, the rest stay.
+  for (int i = 0; i < 100; ++i) ps[static_cast<std::size_t>(i)].reset();
+  EXPECT_LT(a.segments(), full);
+  EXPECT_GT(a.segments(), 0);
+  ps.clear();
+  EXPECT_EQ(a.segments(), 1);  // the current one, kept for reuse
+}
+
+TEST(PayloadArena, GivesEvictedMessagesBackToTheOsWithoutTrim) {
+  BotState s(1, 4, CacheLimits::unlimited(), PayloadLayout::kSegments);
+  const std::string body(8000, 'b');
+  // Small long-lived heap objects between the payloads, as users/members are in the bot.
+  std::vector<std::unique_ptr<char[]>> pins;
+  for (int i = 0; i < 12000; ++i) {
+    MessageRecord m;
+    m.created_ms = i;
+    m.payload = s.arena().allocate(body);
+    s.addMessage(static_cast<std::size_t>(i % 4), static_cast<std::uint64_t>(i), std::move(m));
+    pins.push_back(std::make_unique<char[]>(200));
+  }
+  const std::int64_t before = selfRss();
+  s.sweepMessages(12000, 0);
+  const std::int64_t freed = before - selfRss();
+  EXPECT_GE(freed, 80LL << 20) << "freed " << freed;  // ~92 MiB of payloads
+}
+
+TEST(PayloadArena, HeapLayoutHoldsTheMemoryUntilTrimmed) {
+  BotState s(1, 1, CacheLimits::unlimited(), PayloadLayout::kHeap);
+  const std::string body(8000, 'b');
+  std::vector<std::unique_ptr<char[]>> pins;
+  for (int i = 0; i < 6000; ++i) {
+    MessageRecord m;
+    m.payload = s.arena().allocate(body);
+    s.addMessage(0, static_cast<std::uint64_t>(i), std::move(m));
+    pins.push_back(std::make_unique<char[]>(200));
+  }
+  const std::int64_t before = selfRss();
+  s.sweepMessages(1, 0);
+  EXPECT_LT(before - selfRss(), 8LL << 20);  // freeing alone does not lower RSS
+  client::trimHeap();
+  EXPECT_GT(before - selfRss(), 20LL << 20);  // the runs between pins come back
 }
 
 }  // namespace

@@ -55,7 +55,8 @@ void log(const LogLine& l) { client::stderrSink(l.str()); }
 struct App::Impl {
   Impl(asio::io_context& io_, AppOptions o)
       : io(io_), opt(std::move(o)), state(static_cast<std::size_t>(opt.work.guilds),
-                                          static_cast<std::size_t>(opt.work.channels_per_guild), limitsFor(opt)),
+                                          static_cast<std::size_t>(opt.work.channels_per_guild), limitsFor(opt),
+                                          opt.work.layout),
         gateway(opt.work, opt.work.seed), signals(io_, SIGINT, SIGTERM), measure(processMeasure()),
         client(io_, client::ClientOptions{opt.socket_path, opt.name}), started(Clock::now()) {}
 
@@ -140,9 +141,17 @@ struct App::Impl {
 
   // ---- figures and logs ----------------------------------------------------------------
 
+  // glibc's figures plus the payload arena, which glibc does not see: ext = malloc's mmapped
+  // chunks + arena segments (like Node's "external": memory outside the heap proper).
+  proto::MemFigures figures() const {
+    auto f = client::currentFigures();
+    f.external_bytes = f.external_bytes.value_or(0) + state.arena().mappedBytes();
+    return f;
+  }
+
   proto::Stats stats() {
     proto::Stats s;
-    s.mem = client::currentFigures();
+    s.mem = figures();
     s.event_loop_lag_ms = lag_last_mean_ms;
     s.caches = state.counts();
     s.uptime_ms = nowMs();
@@ -150,7 +159,7 @@ struct App::Impl {
   }
 
   void memoryLine() {
-    const auto f = client::currentFigures();
+    const auto f = figures();
     const double lag = takeLag();
     char lagbuf[32];
     std::snprintf(lagbuf, sizeof lagbuf, "%.2fms", lag);
@@ -168,7 +177,7 @@ struct App::Impl {
   }
 
   void progressLine() {
-    const auto f = client::currentFigures();
+    const auto f = figures();
     LogLine l("info", "progress");
     l.kv("events", gateway.events()).kv("messages_created", gateway.messages())
         .kv("rss", client::formatMb(f.rss_bytes.value_or(0))).kv("evictions", state.evictions());
@@ -232,6 +241,7 @@ struct App::Impl {
       stop("memvisord shutdown: " + s.reason);
     });
     client.setStatsProvider([this] { return stats(); });
+    client.setFiguresProvider([this] { return figures(); });
   }
 
   void logAction(const char* action, const char* urgency, const client::ActionOutcome& out) {
@@ -252,7 +262,7 @@ struct App::Impl {
     l.kv("pid", static_cast<std::int64_t>(::getpid())).kv("name", opt.name).kv("profile", opt.bot.profile)
         .kv("socket", client.socketPath().empty() ? std::string("none") : client.socketPath())
         .kv("rate", w.rate, 1).kv("guilds", w.guilds).kv("channels", static_cast<std::int64_t>(state.channels()))
-        .kv("bloat", w.bloat).kv("messages_limit", opt.bot.messages_limit).kv("members_limit", opt.bot.members_limit)
+        .kv("bloat", w.bloat).kv("payload_layout", w.layout == PayloadLayout::kSegments ? "segments" : "heap").kv("messages_limit", opt.bot.messages_limit).kv("members_limit", opt.bot.members_limit)
         .kv("sweep_interval_s", opt.bot.sweep_messages_interval_s).kv("sweep_lifetime_s", opt.bot.sweep_messages_lifetime_s)
         .kv("monitor_s", opt.bot.memory_log_interval_s).kv("optimizer", opt.bot.optimizer);
     log(l);
@@ -290,7 +300,7 @@ struct App::Impl {
     if (opt.bot.optimizer) {
       every(newTimer(), secondsMs(static_cast<double>(opt.bot.optimizer_interval_s)), [this] { optimizerRun("interval"); });
       every(newTimer(), kOptimizerCheck, [this] {
-        const auto f = client::currentFigures();
+        const auto f = figures();
         const std::int64_t used = f.heap_used_bytes.value_or(0) + f.external_bytes.value_or(0);
         if (used > (opt.bot.optimizer_threshold_mb << 20) && Clock::now() - last_optimizer > kOptimizerCooldown) {
           optimizerRun("threshold");

@@ -8,8 +8,8 @@ CacheLimits CacheLimits::unlimited() {
   return l;
 }
 
-BotState::BotState(std::size_t guilds, std::size_t channels_per_guild, CacheLimits limits)
-    : users_(limits.users), presences_(limits.presences), reactions_(limits.reactions), invites_(limits.invites) {
+BotState::BotState(std::size_t guilds, std::size_t channels_per_guild, CacheLimits limits, PayloadLayout layout)
+    : arena_(layout), users_(limits.users), presences_(limits.presences), reactions_(limits.reactions), invites_(limits.invites) {
   messages_.reserve(guilds * channels_per_guild);
   for (std::size_t i = 0; i < guilds * channels_per_guild; ++i) messages_.emplace_back(limits.messages);
   for (std::size_t g = 0; g < guilds; ++g) {

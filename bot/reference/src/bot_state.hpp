@@ -3,12 +3,12 @@
 // sweepers and compaction that memvisord's commands trigger. No clock, no I/O: callers pass
 // the time, so lifetimes are tested without sleeping.
 //
-// Memory layout, chosen so that evicted entries can really go back to the OS: every entry's
-// variable data (body, attachment metadata, embeds, nick, roles...) is ONE heap block of
-// 0.4-20 KiB, allocated when the event arrives, so the blocks of a time window sit next to
-// each other in the heap. Sweeping by age frees runs of neighbouring blocks that span whole
-// pages, which malloc_trim() can return; a layout of many ~256-byte pieces would leave every
-// page partly used and give nothing back (MACHINE-FACTS).
+// Memory layout, chosen so that evicted entries can really go back to the OS: a message's
+// variable data (body, attachment metadata, embeds, author snapshot) is ONE payload of
+// 0.4-24 KiB in a PayloadArena (mmap'd segments in arrival order, unmapped when empty), so
+// evicting by age returns whole segments at once. The other caches' entries are one heap
+// block each (0.2-1 KiB), never many ~256-byte pieces, which malloc_trim could not return
+// (MACHINE-FACTS).
 #pragma once
 
 #include <cstddef>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "limited_cache.hpp"
+#include "payload_arena.hpp"
 
 namespace memvisor::bot {
 
@@ -27,7 +28,7 @@ struct MessageRecord {
   std::uint32_t body_bytes = 0;
   std::uint16_t attachments = 0;
   std::uint16_t embeds = 0;
-  std::string payload;  // body + attachment metadata + embeds + author snapshot
+  Payload payload;  // body + attachment metadata + embeds + author snapshot
 };
 
 struct MemberRecord {
@@ -76,7 +77,11 @@ inline constexpr const char* kInvites = "invites";
 
 class BotState {
  public:
-  BotState(std::size_t guilds, std::size_t channels_per_guild, CacheLimits limits);
+  BotState(std::size_t guilds, std::size_t channels_per_guild, CacheLimits limits,
+           PayloadLayout layout = PayloadLayout::kSegments);
+
+  PayloadArena& arena() { return arena_; }
+  const PayloadArena& arena() const { return arena_; }
 
   std::size_t guilds() const { return members_.size(); }
   std::size_t channels() const { return messages_.size(); }
@@ -110,6 +115,7 @@ class BotState {
   static const std::vector<std::string>& cacheNames();
 
  private:
+  PayloadArena arena_;  // before the caches: destroyed after them
   std::vector<LimitedCache<MessageRecord>> messages_;  // per channel (guild-major)
   std::vector<LimitedCache<MemberRecord>> members_;    // per guild
   std::vector<LimitedCache<ThreadRecord>> threads_;    // per guild

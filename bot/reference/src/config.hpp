@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "memvisor/result.hpp"
+#include "payload_arena.hpp"
 
 namespace memvisor::bot {
 
@@ -56,6 +57,7 @@ struct WorkloadConfig {
   std::int64_t channels_per_guild = 10;
   std::int64_t body_min = 16;       // message body bytes (log-uniform between min and max)
   std::int64_t body_max = 2000;
+  PayloadLayout layout = PayloadLayout::kSegments;  // where message payloads live
   bool bloat = false;               // cache limits and periodic sweepers off
   std::int64_t leak_bytes_per_s = 0;
   std::int64_t spike_bytes = 0;

@@ -27,12 +27,14 @@ const std::string& textPool() {
 
 SyntheticGateway::SyntheticGateway(const WorkloadConfig& w, std::uint64_t seed) : w_(w), rng_(seed) {}
 
-std::string SyntheticGateway::payload(std::size_t bytes) {
+std::string_view SyntheticGateway::text(std::size_t bytes) {
   const std::string& pool = textPool();
   bytes = std::min(bytes, pool.size() / 2);
   const std::size_t off = rng_() % (pool.size() - bytes);
-  return pool.substr(off, bytes);
+  return std::string_view(pool).substr(off, bytes);
 }
+
+std::string SyntheticGateway::payload(std::size_t bytes) { return std::string(text(bytes)); }
 
 std::size_t SyntheticGateway::logUniform(std::size_t lo, std::size_t hi) {
   if (hi <= lo) return lo;
@@ -65,7 +67,7 @@ void SyntheticGateway::messageCreate(BotState& s, std::int64_t now_ms) {
     m.embeds = static_cast<std::uint16_t>(1 + rng_() % 2);
     for (int i = 0; i < m.embeds; ++i) bytes += logUniform(200, 3000);
   }
-  m.payload = payload(bytes);
+  m.payload = s.arena().allocate(text(bytes));
   s.addMessage(channel, next_id_++, std::move(m));
   // The author rides along in the users cache (discord.js caches every author it sees).
   UserRecord user;

@@ -29,6 +29,7 @@ class SyntheticGateway {
 
  private:
   std::string payload(std::size_t bytes);
+  std::string_view text(std::size_t bytes);
   std::size_t logUniform(std::size_t lo, std::size_t hi);
   std::uint64_t userId(std::size_t guild);
   void messageCreate(BotState& s, std::int64_t now_ms);
