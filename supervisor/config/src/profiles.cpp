@@ -74,6 +74,9 @@ std::vector<Profile> makeProfiles() {
         "seed `npm run start:prod-optimized`: 512 MiB limit, optimizer on, trim every 15 min "
         "and above 200 MiB";
     p.env = seedEnv(50, 100, 300, 900, 120, true);
+    // The seed's optimizer defaults, spelled out for the bot's in-process optimizer.
+    p.env["MEMORY_OPTIMIZER_INTERVAL_SECONDS"] = "900";
+    p.env["MEMORY_OPTIMIZER_THRESHOLD_MB"] = "200";
     p.policy = basePolicy(512 * kMiB);
     // The seed's memoryOptimizer: forced GC every 15 minutes, and GC when the heap passes
     // 200 MB. Here: a periodic trim, and a trim threshold at 200 MiB below the ladder.

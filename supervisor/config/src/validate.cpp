@@ -556,6 +556,10 @@ class ConfigBuilder {
     }
     // Cross-field checks compare values; after a bad value they would only add noise.
     if (v_.errors().size() == errors_before) crossChecks(b, path, pos);
+    // The bot's own monitor (the seed's 80% heap alert) should agree with memvisord's limit.
+    if (b.mode == Mode::kSpawn && !b.spawn.env.count("MEMORY_LIMIT_MB") && b.policy.limit > 0) {
+      b.spawn.env["MEMORY_LIMIT_MB"] = std::to_string(b.policy.limit / kMiB);
+    }
     return b;
   }
 

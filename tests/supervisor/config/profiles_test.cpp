@@ -80,7 +80,9 @@ TEST(Profiles, LoadThroughTheConfigAsIs) {
     auto r = loadConfigString(yaml, p.name + ".yaml");
     ASSERT_TRUE(r.ok()) << p.name << ": " << r.error().message;
     EXPECT_EQ(r->bots[0].policy, p.policy) << p.name;
-    EXPECT_EQ(r->bots[0].spawn.env, p.env) << p.name;
+    auto env = p.env;
+    env["MEMORY_LIMIT_MB"] = std::to_string(p.policy.limit / kMiB);
+    EXPECT_EQ(r->bots[0].spawn.env, env) << p.name;
     EXPECT_EQ(r->bots[0].profile, p.name);
   }
 }
@@ -104,6 +106,18 @@ TEST(Profiles, AreOverriddenKeyByKey) {
   EXPECT_EQ(b.policy.thresholds[1].at.resolve(b.policy.limit), 420 * kMiB);
   EXPECT_EQ(b.spawn.env.at("CACHE_MEMBERS_LIMIT"), "10");
   EXPECT_EQ(b.spawn.env.at("ENABLE_MEMORY_OPTIMIZER"), "true");
+  EXPECT_EQ(b.spawn.env.at("MEMORY_OPTIMIZER_INTERVAL_SECONDS"), "900");
+  EXPECT_EQ(b.spawn.env.at("MEMORY_LIMIT_MB"), "600");  // follows the overridden limit
+}
+
+TEST(Profiles, LeaveAnExplicitMemoryLimitMbAlone) {
+  auto r = loadConfigString(
+      "bots:\n  - name: b\n    profile: prod\n    spawn: {command: [x], env: {MEMORY_LIMIT_MB: 300}}\n"
+      "  - name: c\n    profile: prod\n    attach: {connect: true}\n",
+      "m.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->bots[0].spawn.env.at("MEMORY_LIMIT_MB"), "300");
+  EXPECT_EQ(r->bots[1].spawn.env.count("MEMORY_LIMIT_MB"), 0u);  // attach: nothing is spawned
 }
 
 }  // namespace

@@ -98,7 +98,9 @@ struct PolicyConfig {
 
 struct SpawnSpec {
   std::vector<std::string> command;          // argv, argv[0] looked up in PATH
-  std::map<std::string, std::string> env;    // the profile's seed variables, then the bot's
+  // The profile's seed variables, then the bot's (a bot's `NAME:` with no value drops one);
+  // MEMORY_LIMIT_MB = the limit in MiB unless given, so the bot's own monitor agrees.
+  std::map<std::string, std::string> env;
   std::string cwd;                           // empty = memvisord's
   std::string user;                          // name or numeric uid; empty = memvisord's
   bool operator==(const SpawnSpec&) const = default;

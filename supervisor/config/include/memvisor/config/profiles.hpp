@@ -17,6 +17,7 @@ struct Profile {
   std::string summary;
   // CACHE_MESSAGES_LIMIT, CACHE_MEMBERS_LIMIT, SWEEP_MESSAGES_INTERVAL_SECONDS,
   // SWEEP_MESSAGES_LIFETIME_SECONDS, MEMORY_LOG_INTERVAL_SECONDS, ENABLE_MEMORY_OPTIMIZER
+  // (prod-optimized also MEMORY_OPTIMIZER_INTERVAL_SECONDS=900, _THRESHOLD_MB=200)
   std::map<std::string, std::string> env;
   // limit, thresholds, hysteresis, periodic, grace, hard ceiling, ... (a bot's keys override
   // these one by one; a bot's `thresholds:` or `periodic:` list replaces the profile's list)
