@@ -19,8 +19,10 @@ Framer::Status Framer::next(std::string& out) {
     const std::size_t nl = buf_.find('\n', scan_);
     if (nl == std::string::npos) {
       scan_ = buf_.size();
-      // A line longer than the limit can be rejected before its newline arrives.
-      if (buf_.size() - pos_ > max_ + 1) {  // +1: a trailing '\r' of CRLF
+      // A line longer than the limit is rejected before its newline arrives: max_ bytes
+      // may still be followed by the '\r' of a CRLF, nothing else.
+      const std::size_t pending = buf_.size() - pos_;
+      if (pending > max_ + 1 || (pending == max_ + 1 && buf_.back() != '\r')) {
         failed_ = true;
         buf_.clear();
         pos_ = scan_ = 0;

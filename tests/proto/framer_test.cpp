@@ -89,14 +89,27 @@ TEST(Framer, RejectsAnOversizeLineThatHasItsNewline) {
 
 TEST(Framer, RejectsAnOversizeLineBeforeItsNewlineArrives) {
   Framer f(16);
-  f.feed(std::string(17, 'a'));  // could still be 16 bytes + "\r": wait
+  f.feed(std::string(16, 'a'));
   Framer::Status last;
   drain(f, &last);
   EXPECT_EQ(last, Framer::Status::kNeedMore);
-  f.feed("a");  // 18 bytes without a newline: cannot be a valid frame any more
+  f.feed("a");  // 17 bytes, the last not a CR: cannot be a valid frame any more
   drain(f, &last);
   EXPECT_EQ(last, Framer::Status::kTooLarge);
   EXPECT_EQ(f.buffered(), 0u) << "an oversize line must not stay buffered";
+}
+
+TEST(Framer, WaitsForTheLfAfterAFullFrameAndItsCr) {
+  Framer f(16);
+  f.feed(std::string(16, 'a') + "\r");  // may still be a 16-byte frame ending in CRLF
+  Framer::Status last;
+  drain(f, &last);
+  EXPECT_EQ(last, Framer::Status::kNeedMore);
+  f.feed("\n");
+  EXPECT_EQ(drain(f), (std::vector<std::string>{std::string(16, 'a')}));
+  f.feed(std::string(16, 'b') + "\rx");  // the CR was not a terminator after all
+  drain(f, &last);
+  EXPECT_EQ(last, Framer::Status::kTooLarge);
 }
 
 TEST(Framer, StaysFailedAfterAnOversizeLine) {
