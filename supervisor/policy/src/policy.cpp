@@ -103,12 +103,16 @@ void trimWindow(PolicyState& s, const BotPolicy& p, TimePoint now) {
 }
 
 // The action escalation may take after `last`, or nullopt when there is nothing more to try.
-// Restart is only reached at or above the limit: below it, a bot that has nothing left to
-// free is not restarted for it.
+// Restart is only reached at or above the limit (below it, a bot that has nothing left to
+// free is not restarted for it), and only when the ladder has no restart threshold of its
+// own: then restart comes where the config puts it, with that threshold's sustain.
 std::optional<ActionKind> escalationStep(ActionKind last, const BotPolicy& p, Bytes bytes) {
   ActionKind next = config::nextActionUp(last);
   if (static_cast<int>(next) > static_cast<int>(p.escalation.max_action)) next = p.escalation.max_action;
-  if (next == ActionKind::kRestart && bytes < p.limit) next = ActionKind::kCompact;
+  const bool ladder_restarts =
+      std::any_of(p.thresholds.begin(), p.thresholds.end(),
+                  [](const Threshold& t) { return t.action == ActionKind::kRestart; });
+  if (next == ActionKind::kRestart && (bytes < p.limit || ladder_restarts)) next = ActionKind::kCompact;
   if (static_cast<int>(next) <= static_cast<int>(last)) return std::nullopt;
   return next;
 }

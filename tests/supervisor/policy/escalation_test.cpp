@@ -95,6 +95,39 @@ TEST(PolicyEscalation, RestartsAsTheLastResortAtTheLimit) {
   EXPECT_TRUE(hasNote(d.notes, "threshold"));
 }
 
+TEST(PolicyEscalation, LeavesRestartToTheRestartThresholdAndItsSustain) {
+  BotPolicy p = ladder();
+  p.thresholds.back().sustain = config::Sustain{std::chrono::seconds(10), 0};
+  Harness h(p);
+  ASSERT_EQ(actionOf(h.sample(0s, 92)), ActionKind::kCompact);
+  h.result(1s, ActionKind::kCompact, Outcome::kTimeout);
+  // Over the limit with compact failed: the restart threshold still wants its 10 s.
+  EXPECT_NE(actionOf(h.sample(2s, 101)), ActionKind::kRestart);
+  if (h.state().in_flight) h.result(3s, h.state().in_flight->action, Outcome::kFailed);
+  EXPECT_NE(actionOf(h.sample(5s, 101)), ActionKind::kRestart);
+  if (h.state().in_flight) h.result(6s, h.state().in_flight->action, Outcome::kFailed);
+  EXPECT_EQ(actionOf(h.sample(12s, 101)), ActionKind::kRestart);
+}
+
+TEST(PolicyEscalation, RestartsByEscalationAtTheLimitWhenTheLadderHasNoRestart) {
+  BotPolicy p = ladder();
+  p.thresholds.pop_back();
+  Harness h(p);
+  ASSERT_EQ(actionOf(h.sample(0s, 92)), ActionKind::kCompact);
+  h.result(1s, ActionKind::kCompact, Outcome::kFailed);
+  EXPECT_EQ(actionOf(h.sample(2s, 95)), std::nullopt);  // below the limit: not for this
+  ASSERT_EQ(actionOf(h.sample(3s, 92)), std::nullopt);
+  // A fresh crossing over the limit, compact failing again: now restart is the next step.
+  Harness g(p);
+  ASSERT_EQ(actionOf(g.sample(0s, 101)), ActionKind::kCompact);
+  g.result(1s, ActionKind::kCompact, Outcome::kFailed);
+  auto d = g.sample(2s, 101);
+  ASSERT_EQ(actionOf(d), ActionKind::kRestart);
+  EXPECT_EQ(intentOf(d)->trigger, Trigger::kEscalation);
+  EXPECT_NE(intentOf(d)->reason.find("compact failed; escalating compact -> restart"), std::string::npos)
+      << intentOf(d)->reason;
+}
+
 TEST(PolicyEscalation, NeverGoesAboveTheConfiguredMaximum) {
   BotPolicy p = ladder();
   p.escalation.max_action = ActionKind::kSweep;

@@ -1,5 +1,26 @@
 // The pure policy core: samples + a bot's PolicyConfig + a time value -> actions with reasons.
 // No I/O, no syscalls, no clock reads: the daemon passes `now` and feeds results back.
+//
+// Semantics, in the order step() applies them:
+// - hard ceiling: restart at once, even during the start-up grace and while an action is in
+//   flight (past it the kernel OOM killer is next); once per excursion above the ceiling.
+// - alert thresholds: journal only, never wait.
+// - one action in flight at a time; a result that never comes counts as a timeout after
+//   2 x its deadline + 1 s.
+// - thresholds: fire when armed and sustained (N samples or a duration); the most severe of
+//   those crossed together wins and covers the lower ones; a fired threshold re-arms only
+//   below at - hysteresis; an action is not repeated within its threshold's cooldown.
+// - escalation (trim -> sweep -> compact -> restart, capped by escalation.max_action): at
+//   once when the episode's action failed, timed out, had no session or freed < min_freed;
+//   otherwise when the figure is still >= the threshold once the cooldown has passed. An
+//   episode ends when the figure falls below its threshold. Escalation reaches restart only
+//   at or above the limit and only if the ladder has no restart threshold of its own; at
+//   the top it repeats the last action each cooldown while that action helps.
+// - start-up grace: no restart (compact instead, the restart threshold stays armed); a
+//   failed restart blocks restarts until the figure falls below limit - hysteresis.
+// - predictive: least-squares growth over the window; acts when the limit is less than the
+//   horizon away; repeated predictions escalate up to compact, never to restart.
+// - periodic: every N from start-up, skipped (not postponed) below its `above` floor.
 #pragma once
 
 #include <array>
