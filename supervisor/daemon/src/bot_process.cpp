@@ -49,6 +49,10 @@ bool BotProcess::canRestart() const {
   return !options_.attach || !options_.spawn.argv.empty() || options_.attach_allow_stop;
 }
 
+void BotProcess::killNow() {
+  if (pidfd_.valid() && owned_) sendSignal(SIGKILL);
+}
+
 void BotProcess::setOptions(ProcessOptions options) {
   options_ = std::move(options);
   restart_policy_.setOptions(options_.restart);

@@ -87,6 +87,8 @@ class BotProcess {
   Result<void> restart(const std::string& reason, std::function<void()> done = {});
   // Attach mode: supervise `pid` (found by discovery, or the peer that connected).
   Result<void> adopt(pid_t pid, const std::string& reason);
+  // SIGKILL to the process group now, if memvisord started it (impatient shutdown).
+  void killNow();
   // Applies new options (a config reload); the running process is untouched.
   void setOptions(ProcessOptions options);
 

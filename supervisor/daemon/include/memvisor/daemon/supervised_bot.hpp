@@ -1,0 +1,145 @@
+// SupervisedBot: one bot under memvisord. Owns its process lifecycle, its sampler, its
+// kernel notifications, its policy state and its bot session; samples on the adaptive
+// interval (or at once on a kernel event), feeds the policy, carries out its decisions over
+// the session (or restarts), feeds the results back, and journals every step.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "memvisor/config/config.hpp"
+#include "memvisor/daemon/bot_process.hpp"
+#include "memvisor/daemon/bot_session.hpp"
+#include "memvisor/daemon/child_reaper.hpp"
+#include "memvisor/daemon/owned_cgroup.hpp"
+#include "memvisor/daemon/signaller.hpp"
+#include "memvisor/detection/plan.hpp"
+#include "memvisor/journal/journal.hpp"
+#include "memvisor/policy/policy.hpp"
+#include "memvisor/proto/messages.hpp"
+#include "memvisor/sampling/sampler.hpp"
+#include "memvisor/sampling/sys_paths.hpp"
+
+namespace memvisor::daemon {
+
+// What every bot shares: the loop, the journal, the seams.
+struct BotEnv {
+  boost::asio::io_context& io;
+  journal::Journal& journal;
+  Signaller& signaller;
+  ChildReaper& reaper;
+  sampling::SysPaths paths;
+  std::string bot_socket;  // passed to spawned bots as MEMVISOR_SOCKET
+  std::function<std::int64_t()> wall_ms;  // unix epoch ms for journal entries
+  // Use this existing cgroup for bots that own one instead of creating
+  // <memvisord's cgroup>/memvisor-<bot> (tests create their own). Empty = create.
+  std::string cgroup_parent;
+};
+
+class SupervisedBot {
+ public:
+  using Clock = std::chrono::steady_clock;
+  SupervisedBot(BotEnv& env, config::BotConfig config);
+  ~SupervisedBot();
+  SupervisedBot(const SupervisedBot&) = delete;
+  SupervisedBot& operator=(const SupervisedBot&) = delete;
+
+  const std::string& name() const { return config_.name; }
+  const config::BotConfig& config() const { return config_; }
+
+  void start(const std::string& reason);
+  void stop(const std::string& reason, std::function<void()> done);
+  Result<void> restart(const std::string& reason, std::function<void()> done);
+  // SIGKILL to what memvisord started (a second SIGTERM during shutdown).
+  void killNow() { process_.killNow(); }
+  // A reload changed this bot: new policy and lifecycle options (a runtime limit survives
+  // unless the file's limit changed); a changed command takes effect at the next start.
+  void applyConfig(const config::BotConfig& config);
+
+  // Session binding: does this connection speak for this bot? `adopt` in attach-by-connect.
+  bool claims(const PeerCred& peer, const proto::Hello& hello);
+  Result<void> bind(const std::shared_ptr<BotSession>& session);
+  void onSessionClosed(const std::shared_ptr<BotSession>& session, const std::string& reason);
+  void onStats(const proto::Stats& stats);
+  void onEvent(const proto::Event& event);
+  bool connected() const { return session_ && session_->open(); }
+
+  // Control: run an action now (operator); set or read the limit.
+  void runAction(proto::Action action, std::function<void(proto::BotOutcome)> done);
+  void setLimit(config::Bytes limit);
+  config::Bytes limit() const { return policy_.limit; }
+  bool limitFromRuntime() const { return runtime_limit_; }
+  proto::BotStatus status() const;
+
+  ProcessState processState() const { return process_.state(); }
+  // Counters for the shutdown summary and tests.
+  std::uint64_t samples() const { return samples_; }
+  std::uint64_t kernelWakeups() const { return kernel_wakeups_; }
+  std::uint64_t actions() const { return actions_; }
+  std::int64_t oomKills() const { return oom_kills_; }
+  std::optional<config::Bytes> peakMetric() const { return peak_metric_; }
+  const std::string& detectionReason() const { return detection_reason_; }
+  pid_t pid() const { return process_.pid(); }
+
+ private:
+  ProcessOptions processOptions() const;
+  BotProcess::Hooks processHooks();
+  void onStarted(pid_t pid, bool owned);
+  void onExited(pid_t pid, const ExitInfo& info, std::chrono::milliseconds ran_for, bool expected);
+  Result<void> prepareSpawn(SpawnSpec& spec);
+  Result<void> applyKernelLimit();
+  void armDetection();
+  void scheduleSample(std::chrono::milliseconds delay);
+  void wake(const detection::Event& event);
+  void sampleNow();
+  std::optional<config::Bytes> metricOf(const sampling::BotSample& s) const;
+  void checkOom(std::uint64_t count, const std::string& when);
+  void execute(const policy::Intent& intent);
+  void restartFor(const policy::Intent& intent);
+  void finishAction(const policy::Intent& intent, policy::ActionResult result,
+                    double duration_ms, const std::optional<proto::ActionResult>& reply);
+  void journal(const std::string& kind, proto::Level level, const std::string& message,
+               std::map<std::string, std::string> fields = {});
+  void journalNotes(const std::vector<policy::Note>& notes);
+  bool requestShutdown(std::chrono::milliseconds deadline, const std::string& reason);
+  std::optional<pid_t> discover() const;
+
+  BotEnv& env_;
+  config::BotConfig config_;
+  config::PolicyConfig policy_;  // config_.policy, with a runtime limit applied
+  bool runtime_limit_ = false;
+  BotProcess process_;
+  std::optional<OwnedCgroup> cgroup_;
+  std::optional<sampling::Sampler> sampler_;
+  detection::DetectionSet detection_;
+  std::string detection_reason_;
+  policy::PolicyState pstate_;
+  std::shared_ptr<BotSession> session_;
+  boost::asio::steady_timer sample_timer_;
+  std::optional<Clock::time_point> last_sample_at_;
+  std::optional<sampling::BotSample> last_sample_;
+  std::optional<config::Bytes> last_metric_;
+  std::optional<proto::Stats> last_stats_;
+  std::optional<std::uint64_t> oom_baseline_;  // cgroup oom_kill counter seen last
+  std::int64_t oom_kills_ = 0;
+  bool action_running_ = false;  // a policy or operator command is out to the bot
+  std::optional<proto::LastAction> last_action_;
+  std::string last_sample_error_;  // journalled once until it changes
+  std::optional<config::Bytes> peak_metric_;
+  std::uint64_t samples_ = 0;
+  std::uint64_t kernel_wakeups_ = 0;
+  std::uint64_t actions_ = 0;
+  std::uint64_t generation_ = 0;  // bumped per process incarnation
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace memvisor::daemon

@@ -1,0 +1,79 @@
+// Supervisor: every bot of the config, the bot socket that binds connections to them, the
+// control backend memvisorctl talks to, and config reload (SIGHUP or `memvisorctl reload`):
+// a bad file is refused, journalled with its errors, and the running config stays.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "memvisor/config/config.hpp"
+#include "memvisor/control/backend.hpp"
+#include "memvisor/daemon/bot_server.hpp"
+#include "memvisor/daemon/supervised_bot.hpp"
+#include "memvisor/journal/journal.hpp"
+#include "memvisor/result.hpp"
+
+namespace memvisor::daemon {
+
+class Supervisor : public control::ControlBackend {
+ public:
+  struct Options {
+    sampling::SysPaths paths;
+    std::string cgroup_parent;  // see BotEnv::cgroup_parent
+    // Loads the config for a reload (normally config::loadConfigFile on the start-up path).
+    std::function<Result<config::Config>()> load_config;
+    std::function<std::int64_t()> wall_ms;
+    SessionOptions session;
+  };
+
+  Supervisor(boost::asio::io_context& io, journal::Journal& journal, Signaller& signaller,
+             ChildReaper& reaper, config::Config config, Options options);
+  ~Supervisor() override;
+
+  // Opens the bot socket and starts every bot.
+  Result<void> start();
+  // Stops every bot memvisord started (graceful sequence), leaves attached ones alone,
+  // closes the bot socket; `done` runs when all are down.
+  void shutdown(std::function<void()> done);
+  // Hard stop on a second signal: SIGKILL to what we started, at once.
+  void kill();
+  proto::ReloadResult reload();
+
+  void handle(const proto::Message& request, Reply reply) override;
+
+  const config::Config& config() const { return config_; }
+  SupervisedBot* find(const std::string& name);
+  std::vector<SupervisedBot*> bots();
+
+ private:
+  SessionHooks sessionHooks();
+  SupervisedBot* botOf(const std::shared_ptr<BotSession>& session);
+  void addBot(const config::BotConfig& bc, const std::string& reason);
+  void removeBot(const std::string& name, const std::string& reason);
+  // "all" or one name; an unknown name yields an ErrorMsg for `id`.
+  std::optional<std::vector<SupervisedBot*>> targets(const std::string& bot, std::uint64_t id,
+                                                     const Reply& reply);
+  void journal(const std::string& kind, proto::Level level, const std::string& message,
+               std::map<std::string, std::string> fields = {});
+
+  boost::asio::io_context& io_;
+  journal::Journal& journal_;
+  Options options_;
+  config::Config config_;
+  BotEnv env_;
+  std::unique_ptr<BotServer> server_;
+  std::map<std::string, std::unique_ptr<SupervisedBot>> bots_;
+  std::vector<std::string> order_;  // config order, for status
+  std::map<std::uint64_t, std::string> session_bot_;  // session id -> bot name
+  std::vector<std::unique_ptr<SupervisedBot>> retiring_;  // removed by a reload, stopping
+  bool shutting_down_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace memvisor::daemon

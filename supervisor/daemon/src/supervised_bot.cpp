@@ -1,0 +1,713 @@
+// One bot's supervision loop: sample -> policy -> act -> feed back -> journal.
+#include "memvisor/daemon/supervised_bot.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "memvisor/config/units.hpp"
+#include "memvisor/daemon/peer_auth.hpp"
+#include "memvisor/sampling/cgroup_memory.hpp"
+#include "memvisor/sampling/process_files.hpp"
+
+namespace memvisor::daemon {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr milliseconds kMinSampleSpacing{20};  // kernel event storms do not become busy loops
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::optional<pid_t> parsePid(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  pid_t pid = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+  if (ec != std::errc() || ptr != text.data() + text.size() || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+config::ActionKind kindOf(proto::Action a) {
+  switch (a) {
+    case proto::Action::kTrim: return config::ActionKind::kTrim;
+    case proto::Action::kSweep: return config::ActionKind::kSweep;
+    case proto::Action::kCompact: return config::ActionKind::kCompact;
+  }
+  return config::ActionKind::kTrim;
+}
+
+std::optional<proto::Action> protoAction(config::ActionKind a) {
+  switch (a) {
+    case config::ActionKind::kTrim: return proto::Action::kTrim;
+    case config::ActionKind::kSweep: return proto::Action::kSweep;
+    case config::ActionKind::kCompact: return proto::Action::kCompact;
+    default: return std::nullopt;
+  }
+}
+
+std::string ms(double v) {
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(1);
+  os << v;
+  return os.str();
+}
+
+policy::Outcome outcomeOf(const Error& e) {
+  if (e.code == proto::errc::kTimeout) return policy::Outcome::kTimeout;
+  if (e.code == proto::errc::kNotConnected) return policy::Outcome::kNotConnected;
+  return policy::Outcome::kFailed;
+}
+
+}  // namespace
+
+SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
+    : env_(env),
+      config_(std::move(config)),
+      policy_(config_.policy),
+      process_(env.io, env.reaper, env.signaller, processOptions(), processHooks()),
+      pstate_(policy::makeState(policy_, Clock::now())),
+      sample_timer_(env.io) {}
+
+SupervisedBot::~SupervisedBot() {
+  *alive_ = false;
+  sample_timer_.cancel();
+  detection_.stop();
+  if (session_) session_->close("bot removed");
+  if (cgroup_ && !process_.running()) cgroup_->remove();
+}
+
+// ---- lifecycle ---------------------------------------------------------------------------
+
+ProcessOptions SupervisedBot::processOptions() const {
+  ProcessOptions o;
+  o.name = config_.name;
+  const bool attach = config_.mode == config::Mode::kAttach;
+  o.attach = attach;
+  std::vector<std::pair<std::string, std::string>> env(config_.spawn.env.begin(),
+                                                       config_.spawn.env.end());
+  env.emplace_back("MEMVISOR_SOCKET", env_.bot_socket);
+  env.emplace_back("MEMVISOR_BOT_NAME", config_.name);
+  o.spawn.argv = attach ? config_.attach.restart_command : config_.spawn.command;
+  o.spawn.env = mergeEnvironment(env);
+  o.spawn.cwd = config_.spawn.cwd;
+  if (!config_.spawn.user.empty()) o.spawn.user = config_.spawn.user;
+  if (attach && config_.attach.by != config::AttachBy::kConnect) {
+    o.discover = [this] { return discover(); };
+  }
+  o.attach_allow_stop = config_.attach.allow_shutdown;
+  o.restart.initial_backoff = config_.restart.backoff_initial;
+  o.restart.max_backoff = config_.restart.backoff_max;
+  o.restart.crash_loop_limit = config_.restart.start_retries;
+  o.restart.stable_after = config_.restart.start_seconds;
+  o.stop_signal = config_.stop_signal;
+  o.shutdown_deadline = config_.policy.deadlines.shutdown;
+  o.stop_timeout = config_.stop_timeout;
+  return o;
+}
+
+BotProcess::Hooks SupervisedBot::processHooks() {
+  BotProcess::Hooks h;
+  h.on_state = [this](ProcessState from, ProcessState to, const std::string& reason) {
+    const proto::Level level = to == ProcessState::kFatal     ? proto::Level::kError
+                               : to == ProcessState::kBackoff ? proto::Level::kWarn
+                                                              : proto::Level::kInfo;
+    journal("state", level, std::string(toString(from)) + " -> " + toString(to) + ": " + reason,
+            {{"from", toString(from)}, {"to", toString(to)}});
+  };
+  h.on_started = [this](pid_t pid, bool owned) { onStarted(pid, owned); };
+  h.on_exit = [this](pid_t pid, const ExitInfo& info, milliseconds ran_for, bool expected) {
+    onExited(pid, info, ran_for, expected);
+  };
+  h.request_shutdown = [this](milliseconds deadline, const std::string& reason) {
+    return requestShutdown(deadline, reason);
+  };
+  h.before_spawn = [this](SpawnSpec& spec) { return prepareSpawn(spec); };
+  h.on_signal = [this](int sig, const Result<void>& r) {
+    const char* abbrev = sigabbrev_np(sig);
+    journal("signal", r.ok() ? proto::Level::kInfo : proto::Level::kWarn,
+            std::string("SIG") + (abbrev ? abbrev : "?") + " to the bot's process group" +
+                (r.ok() ? "" : ": " + r.error().message),
+            {{"signal", std::to_string(sig)}, {"result", r.ok() ? "ok" : r.error().code}});
+  };
+  return h;
+}
+
+void SupervisedBot::start(const std::string& reason) { process_.start(reason); }
+
+void SupervisedBot::stop(const std::string& reason, std::function<void()> done) {
+  process_.stop(reason, std::move(done));
+}
+
+Result<void> SupervisedBot::restart(const std::string& reason, std::function<void()> done) {
+  journal("restart", proto::Level::kWarn, "restart: " + reason, {{"reason", reason}});
+  return process_.restart(reason, std::move(done));
+}
+
+std::optional<pid_t> SupervisedBot::discover() const {
+  if (config_.attach.by == config::AttachBy::kPidfile) {
+    auto pid = parsePid(slurp(config_.attach.pidfile));
+    if (pid && sampling::readStat(env_.paths, *pid).ok()) return pid;
+    return std::nullopt;
+  }
+  if (config_.attach.by != config::AttachBy::kCmdline) return std::nullopt;
+  std::regex re;
+  try {
+    re = std::regex(config_.attach.cmdline_pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error&) {
+    return std::nullopt;  // validated by the config loader; never here in practice
+  }
+  std::error_code ec;
+  std::optional<pid_t> best;
+  for (const auto& entry : std::filesystem::directory_iterator(env_.paths.proc_root, ec)) {
+    auto pid = parsePid(entry.path().filename().string());
+    if (!pid || *pid == ::getpid()) continue;
+    std::string cmdline = slurp(env_.paths.pidFile(*pid, "cmdline"));
+    if (cmdline.empty()) continue;  // kernel thread, or gone
+    while (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
+    for (char& c : cmdline) {
+      if (c == '\0') c = ' ';
+    }
+    if (std::regex_search(cmdline, re) && (!best || *pid < *best)) best = pid;
+  }
+  return best;
+}
+
+Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
+  if (!config_.kernel_limit_margin) return okResult();
+  if (!cgroup_) {
+    Result<OwnedCgroup> made = Error{"", ""};
+    if (!env_.cgroup_parent.empty()) {
+      const std::string dir = env_.cgroup_parent + "/memvisor-" + config_.name;
+      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        made = errnoError(errno, "creating cgroup " + dir);
+      } else {
+        const bool v1 = std::filesystem::exists(dir + "/memory.limit_in_bytes");
+        made = OwnedCgroup::adopt(v1 ? sampling::CgroupVersion::kV1 : sampling::CgroupVersion::kV2, dir);
+      }
+    } else {
+      made = OwnedCgroup::create(env_.paths, config_.name);
+    }
+    if (!made) {
+      // Still supervised, only without the kernel backstop: say so loudly, once per start.
+      journal("cgroup", proto::Level::kWarn,
+              "cannot own a memory cgroup for the bot, no kernel backstop: " + made.error().message,
+              {{"error", made.error().code}});
+      return okResult();
+    }
+    cgroup_.emplace(std::move(made.value()));
+    if (auto r = applyKernelLimit(); !r) {
+      journal("cgroup", proto::Level::kWarn, "setting the kernel limit failed: " + r.error().message);
+    }
+  }
+  spec.cgroup_procs_path = cgroup_->procsPath();
+  return okResult();
+}
+
+Result<void> SupervisedBot::applyKernelLimit() {
+  if (!cgroup_ || !config_.kernel_limit_margin) return okResult();
+  const auto margin = config_.kernel_limit_margin->resolve(policy_.limit);
+  const auto hard = static_cast<std::uint64_t>(policy_.limit + margin);
+  auto r = cgroup_->setLimit(hard, static_cast<std::uint64_t>(policy_.limit));
+  if (r.ok()) {
+    journal("cgroup", proto::Level::kInfo,
+            "kernel limit " + config::formatBytes(static_cast<config::Bytes>(hard)) + " on " +
+                cgroup_->dir() + " (memvisor limit " + config::formatBytes(policy_.limit) +
+                " + margin " + config::formatBytes(margin) + ")",
+            {{"cgroup", cgroup_->dir()}, {"kernel_limit", std::to_string(hard)}});
+  }
+  return r;
+}
+
+void SupervisedBot::onStarted(pid_t pid, bool owned) {
+  ++generation_;
+  const auto now = Clock::now();
+  sampling::SamplerOptions so;
+  if (cgroup_) so.cgroup = cgroup_->location();
+  sampler_.emplace(env_.paths, pid, so);
+  policy::onBotStarted(pstate_, policy_, now);
+  last_sample_.reset();
+  last_metric_.reset();
+  last_stats_.reset();
+  journal(owned ? "spawn" : "attach", proto::Level::kInfo,
+          std::string(owned ? "started" : "attached to") + " pid " + std::to_string(pid) +
+              (cgroup_ ? " in " + cgroup_->dir() : ""),
+          {{"pid", std::to_string(pid)}});
+  armDetection();
+  scheduleSample(milliseconds(0));
+}
+
+void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_for,
+                             bool expected) {
+  sample_timer_.cancel();
+  detection_.stop();
+  // The kernel's OOM kills show in the cgroup's counter, even after the process is gone.
+  std::optional<sampling::CgroupLocation> loc;
+  if (cgroup_) {
+    loc = cgroup_->location();
+  } else if (sampler_ && sampler_->cgroup()) {
+    loc = *sampler_->cgroup();
+  }
+  if (loc && loc->hasMemory()) {
+    if (auto mem = sampling::readCgroupMemory(*loc)) checkOom(mem->oom_kill_count, "at exit");
+  }
+  journal("exit", expected ? proto::Level::kInfo : proto::Level::kWarn,
+          "pid " + std::to_string(pid) + " ended: " + info.describe() + " after " +
+              config::formatDuration(ran_for) + (expected ? "" : " (unexpected)"),
+          {{"pid", std::to_string(pid)},
+           {"status", info.describe()},
+           {"ran_for_ms", std::to_string(ran_for.count())},
+           {"expected", expected ? "true" : "false"}});
+}
+
+bool SupervisedBot::requestShutdown(milliseconds deadline, const std::string& reason) {
+  if (!connected()) return false;
+  proto::Shutdown req;
+  req.deadline_ms = std::max<std::int64_t>(1, deadline.count());
+  req.reason = reason;
+  journal("shutdown", proto::Level::kInfo,
+          "asked the bot to shut down within " + config::formatDuration(deadline) + ": " + reason);
+  session_->request(req, deadline, [](Result<proto::Message>) {
+    // The process exit (or the stop signal after the deadline) is what counts.
+  });
+  return true;
+}
+
+// ---- detection and sampling -------------------------------------------------------------
+
+void SupervisedBot::armDetection() {
+  detection_.stop();
+  if (!process_.running()) return;
+  sampling::CgroupLocation loc;
+  if (cgroup_) {
+    loc = cgroup_->location();
+  } else if (auto r = sampling::resolveCgroup(env_.paths, process_.pid())) {
+    loc = *r;
+  }
+  std::vector<std::uint64_t> thresholds;
+  for (config::Bytes b : policy::thresholdBytes(policy_)) {
+    if (b > 0) thresholds.push_back(static_cast<std::uint64_t>(b));
+  }
+  if (policy_.hard_ceiling) {
+    thresholds.push_back(static_cast<std::uint64_t>(policy_.hard_ceiling->resolve(policy_.limit)));
+  }
+  thresholds.push_back(static_cast<std::uint64_t>(policy_.limit));
+  const auto probe = detection::probeDetection(env_.paths, loc);
+  const auto plan = detection::planDetection(probe, thresholds);
+  detection_ = detection::startDetection(
+      env_.io, plan, [this, alive = std::weak_ptr<bool>(alive_)](const detection::Event& e) {
+        if (!alive.expired()) wake(e);
+      });
+  std::string reason = detection_.reason + "; polling every " +
+                       config::formatDuration(policy_.poll_min) + ".." +
+                       config::formatDuration(policy_.poll_max) + " as the safety net";
+  if (reason != detection_reason_) {
+    detection_reason_ = reason;
+    std::map<std::string, std::string> fields{
+        {"cgroup", loc.describe()},
+        {"event_driven", plan.pollingOnly() || (!detection_.v1 && !detection_.v2_events && !detection_.psi)
+                             ? "false"
+                             : "true"}};
+    for (std::size_t i = 0; i < detection_.failures.size(); ++i) {
+      fields["failure" + std::to_string(i)] = detection_.failures[i].message;
+    }
+    journal("detection", proto::Level::kInfo, reason, fields);
+  }
+}
+
+void SupervisedBot::wake(const detection::Event& event) {
+  if (!process_.running()) return;
+  (void)event;
+  const auto now = Clock::now();
+  if (last_sample_at_ && now - *last_sample_at_ < kMinSampleSpacing) {
+    scheduleSample(std::chrono::duration_cast<milliseconds>(kMinSampleSpacing - (now - *last_sample_at_)));
+    return;
+  }
+  ++kernel_wakeups_;
+  scheduleSample(milliseconds(0));
+}
+
+void SupervisedBot::scheduleSample(milliseconds delay) {
+  sample_timer_.expires_after(delay);
+  sample_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
+    sampleNow();
+  });
+}
+
+std::optional<config::Bytes> SupervisedBot::metricOf(const sampling::BotSample& s) const {
+  auto b = [](std::uint64_t v) { return static_cast<config::Bytes>(v); };
+  switch (policy_.metric) {
+    case config::Metric::kRss: return b(s.rss_bytes);
+    case config::Metric::kPss:
+      return s.pss_bytes ? b(*s.pss_bytes) : b(s.rss_bytes);
+    case config::Metric::kWorkingSet:
+      return s.working_set_bytes ? b(*s.working_set_bytes) : b(s.rss_bytes);
+    case config::Metric::kCgroup:
+      return s.cgroup_usage_bytes ? b(*s.cgroup_usage_bytes) : b(s.rss_bytes);
+  }
+  return b(s.rss_bytes);
+}
+
+void SupervisedBot::sampleNow() {
+  if (!sampler_ || !process_.running()) return;
+  const auto now = Clock::now();
+  auto r = sampler_->sample(now);
+  last_sample_at_ = now;
+  if (!r) {
+    if (r.error().code == "gone") return;  // the exit handler takes it from here
+    if (r.error().message != last_sample_error_) {
+      last_sample_error_ = r.error().message;
+      journal("sample", proto::Level::kWarn, "sampling failed: " + r.error().message,
+              {{"error", r.error().code}});
+    }
+    scheduleSample(policy_.poll_max);
+    return;
+  }
+  last_sample_error_.clear();
+  if (r->cgroup) checkOom(r->oom_kill_count, "while running");
+  const auto metric = metricOf(*r);
+  last_sample_ = std::move(r.value());
+  last_metric_ = metric;
+  ++samples_;
+  if (metric) {
+    if (!peak_metric_ || *metric > *peak_metric_) peak_metric_ = metric;
+    const auto decision = policy::step(pstate_, policy::Sample{*metric}, policy_, now);
+    journalNotes(decision.notes);
+    for (const auto& intent : decision.actions) execute(intent);
+  }
+  if (process_.running()) scheduleSample(policy::nextPollInterval(pstate_, policy_));
+}
+
+void SupervisedBot::checkOom(std::uint64_t count, const std::string& when) {
+  if (!oom_baseline_ || count < *oom_baseline_) {
+    oom_baseline_ = count;
+    return;
+  }
+  if (count == *oom_baseline_) return;
+  const auto delta = static_cast<std::int64_t>(count - *oom_baseline_);
+  oom_baseline_ = count;
+  oom_kills_ += delta;
+  journal("oom_kill", proto::Level::kError,
+          "the kernel OOM-killed " + std::to_string(delta) +
+              " process(es) in the bot's cgroup (seen " + when + ")",
+          {{"count", std::to_string(delta)}, {"oom_kills_total", std::to_string(oom_kills_)}});
+}
+
+// ---- acting ------------------------------------------------------------------------------
+
+void SupervisedBot::execute(const policy::Intent& intent) {
+  if (intent.action == config::ActionKind::kAlert) {
+    journal("alert", proto::Level::kWarn, intent.reason, intent.fields);
+    return;
+  }
+  if (intent.action == config::ActionKind::kRestart) {
+    restartFor(intent);
+    return;
+  }
+  const auto action = protoAction(intent.action);
+  if (!connected() || !action) {
+    finishAction(intent, {intent.action, policy::Outcome::kNotConnected, 0, "bot not connected"}, 0,
+                 std::nullopt);
+    return;
+  }
+  proto::ActionRequest req;
+  req.action = *action;
+  req.urgency = intent.urgency;
+  req.deadline_ms = std::max<std::int64_t>(1, intent.deadline.count());
+  const auto t0 = Clock::now();
+  const std::uint64_t gen = generation_;
+  session_->request(req, intent.deadline,
+                    [this, alive = std::weak_ptr<bool>(alive_), intent, t0, gen](Result<proto::Message> r) {
+                      if (alive.expired()) return;
+                      const double took =
+                          std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+                      policy::ActionResult res{intent.action, policy::Outcome::kOk, 0, ""};
+                      std::optional<proto::ActionResult> reply;
+                      if (!r) {
+                        res.outcome = outcomeOf(r.error());
+                        res.error = r.error().message;
+                      } else if (auto* ar = std::get_if<proto::ActionResult>(&r.value())) {
+                        reply = *ar;
+                        res.freed_bytes = ar->freed_bytes;
+                        if (!ar->ok) {
+                          res.outcome = policy::Outcome::kFailed;
+                          res.error = ar->error.empty() ? "bot reported failure" : ar->error;
+                        }
+                      } else {
+                        res.outcome = policy::Outcome::kFailed;
+                        res.error = "unexpected reply " + proto::typeName(r.value());
+                      }
+                      if (gen != generation_) {
+                        // The bot restarted meanwhile: the policy state is fresh; journal only.
+                        journal("action", proto::Level::kInfo,
+                                std::string(config::toString(intent.action)) +
+                                    " answered after the bot restarted: " +
+                                    policy::toString(res.outcome));
+                        return;
+                      }
+                      finishAction(intent, res, took, reply);
+                    });
+}
+
+void SupervisedBot::restartFor(const policy::Intent& intent) {
+  // Re-check right before the drastic step: the figure may have fallen meanwhile.
+  config::Bytes threshold = 0;
+  if (auto it = intent.fields.find("threshold_bytes"); it != intent.fields.end()) {
+    std::from_chars(it->second.data(), it->second.data() + it->second.size(), threshold);
+  }
+  if (sampler_ && threshold > 0) {
+    if (auto s = sampler_->sample(Clock::now())) {
+      if (auto m = metricOf(*s); m && *m < threshold) {
+        const config::Bytes before = last_metric_.value_or(*m);
+        journal("restart", proto::Level::kInfo,
+                "restart cancelled: " + std::string(config::toString(policy_.metric)) + " fell to " +
+                    config::formatBytes(*m) + ", below " + config::formatBytes(threshold),
+                intent.fields);
+        last_metric_ = m;
+        finishAction(intent, {intent.action, policy::Outcome::kOk, before - *m, ""}, 0,
+                     std::nullopt);
+        return;
+      }
+    }
+  }
+  if (!process_.canRestart()) {
+    finishAction(intent,
+                 {intent.action, policy::Outcome::kUnsupported, 0,
+                  "memvisord did not start this bot and has no restart_command for it"},
+                 0, std::nullopt);
+    return;
+  }
+  auto fields = intent.fields;
+  fields["pid"] = std::to_string(process_.pid());
+  fields["trigger"] = policy::toString(intent.trigger);
+  fields["reason"] = intent.reason;
+  journal("restart", proto::Level::kWarn, "graceful restart: " + intent.reason, fields);
+  last_action_ = proto::LastAction{"restart", true, 0, env_.wall_ms(), intent.reason};
+  auto r = process_.restart(intent.reason, {});
+  if (!r) {
+    finishAction(intent, {intent.action, policy::Outcome::kFailed, 0, r.error().message}, 0,
+                 std::nullopt);
+  }
+  // Success is reported to the policy by onBotStarted when the new incarnation runs.
+}
+
+void SupervisedBot::finishAction(const policy::Intent& intent, policy::ActionResult result,
+                                 double duration_ms,
+                                 const std::optional<proto::ActionResult>& reply) {
+  const bool ok = result.outcome == policy::Outcome::kOk;
+  auto fields = intent.fields;
+  fields["pid"] = std::to_string(process_.pid());
+  fields["action"] = config::toString(intent.action);
+  fields["trigger"] = policy::toString(intent.trigger);
+  fields["urgency"] = proto::toString(intent.urgency);
+  fields["result"] = policy::toString(result.outcome);
+  fields["freed"] = std::to_string(result.freed_bytes);
+  fields["duration_ms"] = ms(duration_ms);
+  fields["reason"] = intent.reason;
+  if (reply && reply->late) fields["late"] = "true";
+  if (!ok) fields["error"] = result.error;
+  std::string message = std::string(config::toString(intent.action)) +
+                        (ok ? " freed " + config::formatBytes(result.freed_bytes) + " in " +
+                                  ms(duration_ms) + " ms"
+                            : " " + std::string(policy::toString(result.outcome)) + ": " +
+                                  result.error);
+  journal("action", ok ? proto::Level::kInfo : proto::Level::kWarn, message, fields);
+  last_action_ = proto::LastAction{config::toString(intent.action), ok, result.freed_bytes,
+                                   env_.wall_ms(), intent.reason};
+  ++actions_;
+  journalNotes(policy::onActionResult(pstate_, result, policy_, Clock::now()));
+  // See the effect, and let an escalation proceed without waiting a whole interval.
+  if (process_.running()) scheduleSample(milliseconds(0));
+}
+
+void SupervisedBot::runAction(proto::Action action, std::function<void(proto::BotOutcome)> done) {
+  proto::BotOutcome out;
+  out.bot = config_.name;
+  if (!connected()) {
+    out.ok = false;
+    out.code = proto::errc::kNotConnected;
+    out.message = process_.running() ? "bot is not connected to the bot socket"
+                                     : std::string("bot is ") + toString(process_.state());
+    done(out);
+    return;
+  }
+  proto::ActionRequest req;
+  req.action = action;
+  req.urgency = proto::Urgency::kNormal;
+  const auto deadline = policy_.deadlines.forAction(kindOf(action));
+  req.deadline_ms = std::max<std::int64_t>(1, deadline.count());
+  const auto t0 = Clock::now();
+  session_->request(req, deadline, [this, alive = std::weak_ptr<bool>(alive_), action, t0, out,
+                                    done = std::move(done)](Result<proto::Message> r) mutable {
+    out.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (!r) {
+      out.ok = false;
+      out.code = r.error().code;
+      out.message = r.error().message;
+    } else if (auto* ar = std::get_if<proto::ActionResult>(&r.value())) {
+      out.ok = ar->ok;
+      out.freed_bytes = ar->freed_bytes;
+      out.code = ar->ok ? "" : proto::errc::kActionFailed;
+      out.message = ar->ok ? "" : ar->error;
+    }
+    if (!alive.expired()) {
+      journal("action", out.ok ? proto::Level::kInfo : proto::Level::kWarn,
+              std::string(proto::toString(action)) + " (operator) " +
+                  (out.ok ? "freed " + config::formatBytes(out.freed_bytes) : out.code + ": " + out.message),
+              {{"action", proto::toString(action)},
+               {"trigger", "operator"},
+               {"result", out.ok ? "ok" : out.code},
+               {"freed", std::to_string(out.freed_bytes)},
+               {"duration_ms", ms(out.duration_ms)}});
+      last_action_ = proto::LastAction{proto::toString(action), out.ok, out.freed_bytes,
+                                       env_.wall_ms(), "operator"};
+    }
+    done(out);
+  });
+}
+
+// ---- sessions ----------------------------------------------------------------------------
+
+bool SupervisedBot::claims(const PeerCred& peer, const proto::Hello& hello) {
+  if (process_.running()) return isSameOrDescendant(env_.paths, peer.pid, process_.pid());
+  if (config_.mode != config::Mode::kAttach) return false;
+  if (config_.attach.by == config::AttachBy::kConnect) {
+    if (hello.name != config_.name) return false;
+    const uid_t allowed = config_.attach.uid ? *config_.attach.uid : ::geteuid();
+    if (peer.uid != allowed) return false;
+    return process_.adopt(peer.pid, "connected to the bot socket").ok();
+  }
+  if (auto pid = discover()) {
+    if (process_.adopt(*pid, "found at connection").ok()) {
+      return isSameOrDescendant(env_.paths, peer.pid, process_.pid());
+    }
+  }
+  return false;
+}
+
+Result<void> SupervisedBot::bind(const std::shared_ptr<BotSession>& session) {
+  if (session_ && session_ != session && session_->open()) {
+    session_->close("replaced by a new connection from pid " + std::to_string(session->peer().pid));
+  }
+  session_ = session;
+  std::string caps;
+  for (const auto& c : session->hello().capabilities) caps += (caps.empty() ? "" : ",") + c;
+  journal("session", proto::Level::kInfo,
+          "bot connected from pid " + std::to_string(session->peer().pid),
+          {{"peer_pid", std::to_string(session->peer().pid)},
+           {"peer_uid", std::to_string(session->peer().uid)},
+           {"capabilities", caps}});
+  return okResult();
+}
+
+void SupervisedBot::onSessionClosed(const std::shared_ptr<BotSession>& session,
+                                    const std::string& reason) {
+  if (session_ != session) return;
+  session_.reset();
+  journal("session", proto::Level::kInfo, "bot disconnected: " + reason);
+}
+
+void SupervisedBot::onStats(const proto::Stats& stats) { last_stats_ = stats; }
+
+void SupervisedBot::onEvent(const proto::Event& event) {
+  journal("bot_event", event.level, event.message,
+          std::map<std::string, std::string>(event.fields.begin(), event.fields.end()));
+}
+
+// ---- control and config ------------------------------------------------------------------
+
+void SupervisedBot::setLimit(config::Bytes limit) {
+  const config::Bytes before = policy_.limit;
+  policy_.limit = limit;
+  runtime_limit_ = true;
+  journal("config", proto::Level::kInfo,
+          "limit set at runtime to " + config::formatBytes(limit) + " (was " +
+              config::formatBytes(before) + ")",
+          {{"limit", std::to_string(limit)}, {"previous", std::to_string(before)}});
+  if (cgroup_) (void)applyKernelLimit();
+  armDetection();
+  if (process_.running()) scheduleSample(milliseconds(0));
+}
+
+void SupervisedBot::applyConfig(const config::BotConfig& config) {
+  const config::Bytes runtime = policy_.limit;
+  const bool keep_runtime = runtime_limit_ && config.policy.limit == config_.policy.limit;
+  config_ = config;
+  policy_ = config_.policy;
+  if (keep_runtime) {
+    policy_.limit = runtime;
+  } else {
+    runtime_limit_ = false;
+  }
+  // Threshold lists may have changed shape: a fresh state, keeping the start-up time.
+  pstate_ = policy::makeState(policy_, pstate_.started_at);
+  process_.setOptions(processOptions());
+  if (cgroup_) (void)applyKernelLimit();
+  armDetection();
+  if (process_.running()) scheduleSample(milliseconds(0));
+}
+
+proto::BotStatus SupervisedBot::status() const {
+  proto::BotStatus s;
+  s.name = config_.name;
+  s.state = toString(process_.state());
+  s.memory_state = last_metric_ ? policy::memoryState(policy_, *last_metric_) : "unknown";
+  s.pid = process_.pid();
+  s.uptime_ms = process_.uptime().count();
+  s.connected = connected();
+  s.metric = config::toString(policy_.metric);
+  s.limit_bytes = policy_.limit;
+  s.limit_source = runtime_limit_ ? "runtime" : "config";
+  if (last_sample_ && process_.running()) {
+    auto b = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+    s.rss_bytes = b(last_sample_->rss_bytes);
+    if (last_sample_->pss_bytes) s.pss_bytes = b(*last_sample_->pss_bytes);
+    if (last_sample_->working_set_bytes) s.working_set_bytes = b(*last_sample_->working_set_bytes);
+    if (last_sample_->cgroup_usage_bytes) s.cgroup_usage_bytes = b(*last_sample_->cgroup_usage_bytes);
+    s.metric_bytes = last_metric_;
+  }
+  s.last_action = last_action_;
+  s.restarts = process_.restarts();
+  s.oom_kills = oom_kills_;
+  s.thresholds_bytes = policy::thresholdBytes(policy_);
+  return s;
+}
+
+void SupervisedBot::journal(const std::string& kind, proto::Level level, const std::string& message,
+                            std::map<std::string, std::string> fields) {
+  proto::JournalEntry e;
+  e.ts_ms = env_.wall_ms();
+  e.bot = config_.name;
+  e.kind = kind;
+  e.level = level;
+  e.message = message;
+  e.fields = std::move(fields);
+  env_.journal.record(std::move(e));
+}
+
+void SupervisedBot::journalNotes(const std::vector<policy::Note>& notes) {
+  for (const auto& n : notes) {
+    auto e = policy::toJournalEntry(n, config_.name, env_.wall_ms());
+    if (!e.fields.count("pid") && process_.running()) e.fields["pid"] = std::to_string(process_.pid());
+    env_.journal.record(std::move(e));
+  }
+}
+
+}  // namespace memvisor::daemon

@@ -1,0 +1,358 @@
+// All bots, the bot socket's binding of connections to bots, the control backend, reload.
+#include "memvisor/daemon/supervisor.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+
+#include "memvisor/config/load.hpp"
+#include "memvisor/config/units.hpp"
+
+namespace memvisor::daemon {
+
+namespace asio = boost::asio;
+
+namespace {
+proto::ErrorMsg errorFor(std::uint64_t id, const std::string& code, const std::string& message) {
+  proto::ErrorMsg e;
+  e.id = id;
+  e.code = code;
+  e.message = message;
+  return e;
+}
+
+// Collects one BotOutcome per target and replies once all are in.
+struct Gather {
+  std::vector<proto::BotOutcome> results;
+  std::size_t pending = 0;
+  std::function<void(std::vector<proto::BotOutcome>)> finish;
+  void add(std::size_t index, proto::BotOutcome o) {
+    results[index] = std::move(o);
+    if (--pending == 0) finish(std::move(results));
+  }
+};
+}  // namespace
+
+Supervisor::Supervisor(asio::io_context& io, journal::Journal& journal, Signaller& signaller,
+                       ChildReaper& reaper, config::Config config, Options options)
+    : io_(io),
+      journal_(journal),
+      options_(std::move(options)),
+      config_(std::move(config)),
+      env_{io, journal, signaller, reaper, options_.paths, config_.daemon.bot_socket,
+           options_.wall_ms, options_.cgroup_parent} {}
+
+Supervisor::~Supervisor() {
+  *alive_ = false;
+  if (server_) server_->stop();
+  bots_.clear();
+}
+
+Result<void> Supervisor::start() {
+  BotServerOptions so;
+  so.path = config_.daemon.bot_socket;
+  so.session = options_.session;
+  server_ = std::make_unique<BotServer>(io_, so, sessionHooks());
+  if (auto r = server_->start(); !r) return r;
+  for (const auto& bc : config_.bots) addBot(bc, "memvisord start");
+  return okResult();
+}
+
+void Supervisor::addBot(const config::BotConfig& bc, const std::string& reason) {
+  auto bot = std::make_unique<SupervisedBot>(env_, bc);
+  SupervisedBot* raw = bot.get();
+  bots_[bc.name] = std::move(bot);
+  order_.push_back(bc.name);
+  raw->start(reason);
+}
+
+void Supervisor::removeBot(const std::string& name, const std::string& reason) {
+  auto it = bots_.find(name);
+  if (it == bots_.end()) return;
+  std::unique_ptr<SupervisedBot> bot = std::move(it->second);
+  bots_.erase(it);
+  std::erase(order_, name);
+  for (auto s = session_bot_.begin(); s != session_bot_.end();) {
+    s = s->second == name ? session_bot_.erase(s) : std::next(s);
+  }
+  if (bot->config().mode == config::Mode::kAttach) return;  // not ours to stop: just let go
+  SupervisedBot* raw = bot.get();
+  retiring_.push_back(std::move(bot));
+  raw->stop(reason, [this, alive = std::weak_ptr<bool>(alive_), raw] {
+    if (alive.expired()) return;
+    // Destroyed outside the stop callback chain that is still running on it.
+    asio::post(io_, [this, alive, raw] {
+      if (alive.expired()) return;
+      std::erase_if(retiring_, [raw](const auto& p) { return p.get() == raw; });
+    });
+  });
+}
+
+SupervisedBot* Supervisor::find(const std::string& name) {
+  auto it = bots_.find(name);
+  return it == bots_.end() ? nullptr : it->second.get();
+}
+
+std::vector<SupervisedBot*> Supervisor::bots() {
+  std::vector<SupervisedBot*> out;
+  for (const auto& n : order_) {
+    if (auto* b = find(n)) out.push_back(b);
+  }
+  return out;
+}
+
+void Supervisor::shutdown(std::function<void()> done) {
+  shutting_down_ = true;
+  auto remaining = std::make_shared<std::size_t>(1);  // +1 held until the loop ends
+  auto finish = [this, alive = std::weak_ptr<bool>(alive_), remaining, done = std::move(done)] {
+    if (--*remaining != 0) return;
+    if (!alive.expired() && server_) server_->stop();
+    if (done) done();
+  };
+  for (auto* bot : bots()) {
+    if (bot->config().mode == config::Mode::kAttach) continue;  // left running, as found
+    ++*remaining;
+    bot->stop("memvisord shutting down", finish);
+  }
+  for (auto& bot : retiring_) {
+    ++*remaining;
+    bot->stop("memvisord shutting down", finish);
+  }
+  finish();
+}
+
+void Supervisor::kill() {
+  for (auto* bot : bots()) bot->killNow();
+  for (auto& bot : retiring_) bot->killNow();
+}
+
+proto::ReloadResult Supervisor::reload() {
+  proto::ReloadResult result;
+  auto loaded = options_.load_config ? options_.load_config()
+                                     : Result<config::Config>(Error{"bad_config", "no config file"});
+  if (!loaded) {
+    result.ok = false;
+    result.errors = config::errorLines(loaded.error());
+    std::map<std::string, std::string> fields{{"errors", std::to_string(result.errors.size())}};
+    for (std::size_t i = 0; i < result.errors.size() && i < 20; ++i) {
+      fields["error" + std::to_string(i + 1)] = result.errors[i];
+    }
+    journal("config", proto::Level::kError,
+            "reload refused, the running config stays: " +
+                (result.errors.empty() ? loaded.error().message : result.errors.front()),
+            fields);
+    return result;
+  }
+  const config::ConfigDiff diff = config::diffConfigs(config_, loaded.value());
+  config::Config next = std::move(loaded.value());
+  for (const auto& name : diff.removed_bots) removeBot(name, "removed from the config");
+  for (const auto& name : diff.changed_bots) {
+    if (auto* bot = find(name)) {
+      if (const auto* bc = next.findBot(name)) bot->applyConfig(*bc);
+    }
+  }
+  for (const auto& name : diff.respawn_bots) {
+    if (auto* bot = find(name)) {
+      if (const auto* bc = next.findBot(name)) bot->applyConfig(*bc);
+    }
+  }
+  config_.bots = next.bots;
+  config_.source = next.source;
+  for (const auto& name : diff.added_bots) {
+    if (const auto* bc = next.findBot(name)) addBot(*bc, "added by reload");
+  }
+  if (diff.daemon_changed) {
+    journal("config", proto::Level::kWarn,
+            "daemon settings changed (sockets, journal, metrics): they apply when memvisord restarts");
+  }
+  for (const auto& change : diff.changes) journal("config", proto::Level::kInfo, change);
+  for (const auto& name : diff.respawn_bots) {
+    journal("config", proto::Level::kInfo,
+            "command, env, cwd or user of " + name + " changed: takes effect at its next restart");
+  }
+  if (diff.empty()) journal("config", proto::Level::kInfo, "reload: no change");
+  result.ok = true;
+  result.changes = diff.changes;
+  return result;
+}
+
+// ---- bot socket --------------------------------------------------------------------------
+
+SessionHooks Supervisor::sessionHooks() {
+  SessionHooks h;
+  h.on_hello = [this](const std::shared_ptr<BotSession>& session,
+                      const proto::Hello& hello) -> Result<SessionHooks::Admission> {
+    if (shutting_down_) return Error{proto::errc::kBusy, "memvisord is shutting down"};
+    const PeerCred& peer = session->peer();
+    for (auto* bot : bots()) {
+      if (!bot->claims(peer, hello)) continue;
+      (void)bot->bind(session);
+      session_bot_[session->id()] = bot->name();
+      return SessionHooks::Admission{bot->name(), bot->config().stats_interval.count()};
+    }
+    journal("bot_socket", proto::Level::kWarn,
+            "refused connection from pid " + std::to_string(peer.pid) + " uid " +
+                std::to_string(peer.uid) + " (hello name '" + hello.name +
+                "'): not a supervised bot or one of its descendants",
+            {{"peer_pid", std::to_string(peer.pid)}, {"peer_uid", std::to_string(peer.uid)}});
+    return Error{proto::errc::kNotPermitted,
+                 "pid " + std::to_string(peer.pid) + " (uid " + std::to_string(peer.uid) +
+                     ") is not a bot memvisord supervises, nor one of its descendants"};
+  };
+  h.on_stats = [this](const std::shared_ptr<BotSession>& s, const proto::Stats& st) {
+    if (auto* bot = botOf(s)) bot->onStats(st);
+  };
+  h.on_event = [this](const std::shared_ptr<BotSession>& s, const proto::Event& ev) {
+    if (auto* bot = botOf(s)) bot->onEvent(ev);
+  };
+  h.on_closed = [this](const std::shared_ptr<BotSession>& s, const std::string& reason) {
+    if (auto* bot = botOf(s)) bot->onSessionClosed(s, reason);
+    session_bot_.erase(s->id());
+  };
+  h.on_notice = [this](const PeerCred& peer, const std::string& code, const std::string& message) {
+    journal("bot_socket", code == "late_reply" ? proto::Level::kInfo : proto::Level::kWarn,
+            message,
+            {{"peer_pid", std::to_string(peer.pid)},
+             {"peer_uid", std::to_string(peer.uid)},
+             {"code", code}});
+  };
+  return h;
+}
+
+SupervisedBot* Supervisor::botOf(const std::shared_ptr<BotSession>& session) {
+  auto it = session_bot_.find(session->id());
+  return it == session_bot_.end() ? nullptr : find(it->second);
+}
+
+// ---- control backend ---------------------------------------------------------------------
+
+std::optional<std::vector<SupervisedBot*>> Supervisor::targets(const std::string& bot,
+                                                               std::uint64_t id,
+                                                               const Reply& reply) {
+  if (bot == "all") return bots();
+  if (auto* b = find(bot)) return std::vector<SupervisedBot*>{b};
+  reply(errorFor(id, proto::errc::kUnknownBot, "no bot named '" + bot + "'"));
+  return std::nullopt;
+}
+
+void Supervisor::handle(const proto::Message& request, Reply reply) {
+  if (const auto* req = std::get_if<proto::StatusRequest>(&request)) {
+    proto::StatusResult res;
+    res.id = req->id;
+    if (req->bots.empty()) {
+      for (auto* b : bots()) res.bots.push_back(b->status());
+    } else {
+      for (const auto& name : req->bots) {
+        auto* b = find(name);
+        if (!b) {
+          reply(errorFor(req->id, proto::errc::kUnknownBot, "no bot named '" + name + "'"));
+          return;
+        }
+        res.bots.push_back(b->status());
+      }
+    }
+    reply(res);
+    return;
+  }
+  if (const auto* req = std::get_if<proto::RunRequest>(&request)) {
+    auto list = targets(req->bot, req->id, reply);
+    if (!list) return;
+    const std::uint64_t id = req->id;
+    if (list->empty()) {
+      reply(proto::RunResult{id, {}});
+      return;
+    }
+    auto gather = std::make_shared<Gather>();
+    gather->results.resize(list->size());
+    gather->pending = list->size();
+    gather->finish = [reply, id](std::vector<proto::BotOutcome> r) {
+      reply(proto::RunResult{id, std::move(r)});
+    };
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      (*list)[i]->runAction(req->action, [gather, i](proto::BotOutcome o) { gather->add(i, std::move(o)); });
+    }
+    return;
+  }
+  if (const auto* req = std::get_if<proto::LifecycleRequest>(&request)) {
+    auto list = targets(req->bot, req->id, reply);
+    if (!list) return;
+    const std::uint64_t id = req->id;
+    if (list->empty()) {
+      reply(proto::LifecycleResult{id, {}});
+      return;
+    }
+    auto gather = std::make_shared<Gather>();
+    gather->results.resize(list->size());
+    gather->pending = list->size();
+    gather->finish = [reply, id](std::vector<proto::BotOutcome> r) {
+      reply(proto::LifecycleResult{id, std::move(r)});
+    };
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      SupervisedBot* bot = (*list)[i];
+      const std::string name = bot->name();
+      auto done = [gather, i, name, bot, alive = std::weak_ptr<bool>(alive_)] {
+        proto::BotOutcome o;
+        o.bot = name;
+        o.message = alive.expired() ? "" : toString(bot->processState());
+        gather->add(i, o);
+      };
+      switch (req->op) {
+        case proto::LifecycleOp::kStart:
+          bot->start("operator start");
+          done();
+          break;
+        case proto::LifecycleOp::kStop:
+          bot->stop("operator stop", done);
+          break;
+        case proto::LifecycleOp::kRestart:
+          if (auto r = bot->restart("operator restart", done); !r) {
+            proto::BotOutcome o;
+            o.bot = name;
+            o.ok = false;
+            o.code = proto::errc::kNotPermitted;
+            o.message = r.error().message;
+            gather->add(i, o);
+          }
+          break;
+      }
+    }
+    return;
+  }
+  if (const auto* req = std::get_if<proto::LimitRequest>(&request)) {
+    auto* bot = find(req->bot);
+    if (!bot) {
+      reply(errorFor(req->id, proto::errc::kUnknownBot, "no bot named '" + req->bot + "'"));
+      return;
+    }
+    if (req->limit_bytes) {
+      if (*req->limit_bytes <= 0) {
+        reply(errorFor(req->id, proto::errc::kOutOfRange, "limit must be > 0"));
+        return;
+      }
+      bot->setLimit(*req->limit_bytes);
+    }
+    reply(proto::LimitResult{req->id, bot->name(), bot->limit(),
+                             bot->limitFromRuntime() ? "runtime" : "config"});
+    return;
+  }
+  if (const auto* req = std::get_if<proto::ReloadRequest>(&request)) {
+    proto::ReloadResult r = reload();
+    r.id = req->id;
+    reply(r);
+    return;
+  }
+  reply(errorFor(0, proto::errc::kUnexpected, "not a control request: " + proto::typeName(request)));
+}
+
+void Supervisor::journal(const std::string& kind, proto::Level level, const std::string& message,
+                         std::map<std::string, std::string> fields) {
+  proto::JournalEntry e;
+  e.ts_ms = options_.wall_ms();
+  e.kind = kind;
+  e.level = level;
+  e.message = message;
+  e.fields = std::move(fields);
+  journal_.record(std::move(e));
+}
+
+}  // namespace memvisor::daemon
