@@ -28,7 +28,8 @@ bool knownDecodeError(const std::string& code) {
 }
 
 // Decodes one frame and checks what a valid decode promises.
-void checkFrame(std::string_view frame, HandshakeState& daemon, HandshakeState& peer) {
+void checkFrame(std::string_view frame, HandshakeState& daemon,
+                std::vector<HandshakeState>& peers) {
   const auto r = decode(frame);
   if (!r.ok()) {
     if (!knownDecodeError(r.error().code)) die("unknown error code", r.error().code);
@@ -51,11 +52,22 @@ void checkFrame(std::string_view frame, HandshakeState& daemon, HandshakeState& 
       a.error().code != errc::kIncompatibleVersion) {
     die("handshake error code", a.error().code);
   }
-  const auto b = peer.accept(m);
-  if (!b.ok() && b.error().code != errc::kUnexpected &&
-      b.error().code != errc::kIncompatibleVersion) {
-    die("handshake error code", b.error().code);
+  for (auto& peer : peers) {
+    const auto b = peer.accept(m);
+    if (!b.ok() && b.error().code != errc::kUnexpected &&
+        b.error().code != errc::kIncompatibleVersion) {
+      die("handshake error code", b.error().code);
+    }
+    if (peer.established() && peer.refused()) die("peer both established and refused", frame);
   }
+}
+
+std::vector<HandshakeState> peerSides() {
+  std::vector<HandshakeState> v;
+  v.emplace_back(HandshakeState::Side::kPeer);
+  v.emplace_back(HandshakeState::Side::kPeer, Role::kBot);
+  v.emplace_back(HandshakeState::Side::kPeer, Role::kControl);
+  return v;
 }
 
 // Runs the framer over `data` in chunks whose sizes come from the data itself; returns the
@@ -91,8 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The whole input as one frame.
   {
     HandshakeState daemon(HandshakeState::Side::kDaemon);
-    HandshakeState peer(HandshakeState::Side::kPeer);
-    checkFrame(input, daemon, peer);
+    auto peers = peerSides();
+    checkFrame(input, daemon, peers);
   }
 
   // The input as a stream: one read at a time must frame exactly like a single read.
@@ -103,8 +115,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto chunked = frames(input, max, true, big_chunked);
     if (whole != chunked || big_whole != big_chunked) die("framing depends on read sizes", input);
     HandshakeState daemon(HandshakeState::Side::kDaemon);
-    HandshakeState bot_peer(HandshakeState::Side::kPeer, Role::kBot);
-    for (const auto& frame : whole) checkFrame(frame, daemon, bot_peer);
+    auto peers = peerSides();
+    for (const auto& frame : whole) checkFrame(frame, daemon, peers);
   }
   return 0;
 }

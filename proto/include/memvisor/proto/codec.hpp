@@ -11,13 +11,17 @@
 
 namespace memvisor::proto {
 
-// One JSON object on one line, without the trailing newline.
+// One JSON object on one line, without the trailing newline; "type" first, optional fields
+// omitted when absent or empty. Never throws: invalid UTF-8 in a string becomes U+FFFD.
 std::string encode(const Message& m);
 // encode() plus "\n": what goes on the wire.
 std::string encodeFrame(const Message& m);
 
 // Decodes one frame. Errors use the codes of errc:: (bad_json, unknown_type, missing_field,
-// bad_field, out_of_range, frame_too_large) and name the offending field.
+// bad_field, out_of_range, frame_too_large) and name the offending field, e.g.
+// `trim: field "deadline_ms": must be 1..600000, got 0`. Unknown keys are ignored (a newer
+// minor version may add optional fields); null means absent; integers may be spelt 2e3.
+// Never throws, whatever the bytes (fuzzed: proto/fuzz).
 Result<Message> decode(std::string_view frame);
 
 // Handshake order checker, one per connection side. The first frame must be a Hello (for
