@@ -2,6 +2,7 @@
 // problem with its position and path before failing (see load.hpp).
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <csignal>
 #include <fstream>
 #include <regex>
@@ -60,9 +61,23 @@ class Validator {
     if (!path.empty()) line += path + ": ";
     line += message;
     errors_.push_back(std::move(line));
+    positions_.push_back(pos);
   }
   bool failed() const { return !errors_.empty(); }
   const std::vector<std::string>& errors() const { return errors_; }
+  // The errors in file order (line, then column), as an editor would walk them.
+  std::vector<std::string> sortedErrors() const {
+    std::vector<std::size_t> idx(errors_.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    auto key = [&](std::size_t i) {
+      const Pos& p = positions_[i];
+      return std::make_pair(p.line > 0 ? p.line : INT32_MAX, p.column);
+    };
+    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+    std::vector<std::string> out;
+    for (auto i : idx) out.push_back(errors_[i]);
+    return out;
+  }
 
   // A map with only known keys (each unknown one reported with a suggestion) and no key
   // twice. False when `n` is not a map at all.
@@ -206,6 +221,7 @@ class Validator {
  private:
   std::string name_;
   std::vector<std::string> errors_;
+  std::vector<Pos> positions_;
 };
 
 const std::vector<std::string> kTopKeys = {"daemon", "bots"};
@@ -981,7 +997,7 @@ Result<Config> loadConfigString(std::string_view text, const std::string& name) 
   Config c = builder.build(*tree, name);
   if (v.failed()) {
     std::string msg;
-    for (const auto& line : v.errors()) msg += (msg.empty() ? "" : "\n") + line;
+    for (const auto& line : v.sortedErrors()) msg += (msg.empty() ? "" : "\n") + line;
     return Error{"bad_config", msg};
   }
   return c;

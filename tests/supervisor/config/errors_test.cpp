@@ -132,6 +132,16 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"bad env name", "bots:\n  - name: a\n    profile: prod\n    spawn: {command: [x], env: {1BAD: x}}\n",
                   "memvisor.yaml:4:33: bots[0].spawn.env.1BAD: not a valid environment variable name"}));
 
+TEST(ConfigErrorsAll, ListsProblemsInFileOrder) {
+  // The unknown key (found first, by the key check) comes after the bad limit above it.
+  auto r = loadConfigString(bot("    limit: 300\n    tresholds: []\n"), "o.yaml");
+  ASSERT_FALSE(r.ok());
+  const auto lines = errorLines(r.error());
+  ASSERT_EQ(lines.size(), 2u) << r.error().message;
+  EXPECT_EQ(lines[0].rfind("o.yaml:5:12: bots[0].limit", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1].rfind("o.yaml:6:5: bots[0].tresholds", 0), 0u) << lines[1];
+}
+
 TEST(ConfigErrorsAll, CollectsEveryProblemBeforeFailing) {
   const std::string yaml = R"(daemon:
   bot_sockett: /run/x.sock
