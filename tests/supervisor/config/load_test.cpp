@@ -198,16 +198,19 @@ TEST(LoadConfig, AcceptsEveryShippedExample) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(MEMVISOR_DEPLOY_DIR, ec)) {
     const auto ext = e.path().extension();
     if (ext != ".yaml" && ext != ".yml") continue;
-    const auto name = e.path().filename().string();
-    if (name.find("compose") != std::string::npos || name.find("prometheus") != std::string::npos ||
-        name.find("alert") != std::string::npos || name.find("memvisor") == std::string::npos) {
-      continue;  // not memvisord configs
+    // memvisord configs are the YAML files with a top-level `bots:` (not compose files,
+    // Prometheus rules, ...).
+    std::ifstream in(e.path());
+    bool is_config = false;
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("bots:", 0) == 0) is_config = true;
     }
+    if (!is_config) continue;
     auto r = loadConfigFile(e.path().string());
     EXPECT_TRUE(r.ok()) << e.path() << ":\n" << (r.ok() ? "" : r.error().message);
     ++loaded;
   }
-  if (loaded == 0) GTEST_SKIP() << "no memvisor*.yaml example under " << MEMVISOR_DEPLOY_DIR << " yet";
+  if (loaded == 0) GTEST_SKIP() << "no memvisord config (YAML with bots:) under " << MEMVISOR_DEPLOY_DIR << " yet";
 }
 
 }  // namespace
