@@ -575,7 +575,7 @@ Message decodeHello(Fields& f, const std::string&) {
   readVersion(f, m.version);
   f.reqEnum("role", m.role, parseRole, "bot|control");
   f.reqInt("pid", m.pid, 0, kMaxPid);
-  f.reqStr("name", m.name, true);
+  f.reqStr("name", m.name);  // may be empty: memvisord knows its bots by SO_PEERCRED
   f.strList("capabilities", m.capabilities, false);
   return m;
 }
