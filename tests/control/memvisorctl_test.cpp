@@ -94,17 +94,17 @@ TEST_F(Ctl, StatusOfAnUnknownBotFailsWithExit1) {
 TEST_F(Ctl, ActionsPrintWhatWasFreedAndHowLong) {
   auto r = ctl({"trim", "amayo"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out, "amayo: trimmed freed 23.1 MiB in 4.2 ms\n");
+  EXPECT_EQ(r.out, "amayo: trimmed 23.1 MiB in 4.2 ms\n");
   r = ctl({"sweep", "amayo"});
-  EXPECT_EQ(r.out, "amayo: swept freed 12.3 MiB in 4.2 ms\n");
+  EXPECT_EQ(r.out, "amayo: swept 12.3 MiB in 4.2 ms\n");
   r = ctl({"compact", "amayo"});
-  EXPECT_EQ(r.out, "amayo: compacted freed 40.0 MiB in 4.2 ms\n");
+  EXPECT_EQ(r.out, "amayo: compacted 40.0 MiB in 4.2 ms\n");
 }
 
 TEST_F(Ctl, ActionOnAllReportsEachBotAndFailsWhenOneFails) {
   auto r = ctl({"sweep", "all"});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("amayo: swept freed 12.3 MiB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("amayo: swept 12.3 MiB"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("tester: ERROR (not_connected: the bot has no session on the bot socket)"),
             std::string::npos) << r.out;
   EXPECT_NE(r.out.find("idle: ERROR"), std::string::npos) << r.out;
@@ -323,7 +323,7 @@ TEST_F(Ctl, ShellReadsCommandsFromAPipe) {
   std::vector<std::string> argv = {kCtl, "--socket", socket_};
   auto r = testing::runProcess(argv, {}, "pid amayo\n# a comment\nsweep amayo\nquit\nstatus\n");
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out, "4242\namayo: swept freed 12.3 MiB in 4.2 ms\n");
+  EXPECT_EQ(r.out, "4242\namayo: swept 12.3 MiB in 4.2 ms\n");
 }
 
 TEST(Format, SizesAndDurations) {

@@ -174,12 +174,16 @@ inline ProcResult runProcess(const std::vector<std::string>& argv,
 // A background process whose stdout is read line by line (fake_memvisord, events -f).
 class Background {
  public:
-  Background(const std::vector<std::string>& argv) {
+  // stderr goes to `stderr_path` when given (a daemon's journal), else it is inherited.
+  explicit Background(const std::vector<std::string>& argv, const std::string& stderr_path = "") {
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) return;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    if (!stderr_path.empty()) {
+      posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    }
     std::vector<char*> cargv;
     for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
     cargv.push_back(nullptr);

@@ -177,13 +177,11 @@ int runPerTarget(Context& ctx, const Command& cmd, const Invocation& inv, bool i
       if (!o.code.empty() && !o.message.empty()) why = o.code + ": " + o.message;
       line += st.paint("ERROR", Color::kRed) + " (" + why + ")";
     } else if (is_action) {
+      // "amayo: trimmed 23.1 MiB in 4 ms": the figure is what was freed.
       line += std::string(pastTense(cmd.name)) + " ";
-      if (o.freed_bytes >= 0) {
-        line += "freed " + st.paint(humanSize(o.freed_bytes), Color::kGreen);
-      } else {
-        line += "freed nothing (memory grew " + humanSize(-o.freed_bytes) + ")";
-      }
+      line += st.paint(humanSize(std::max<std::int64_t>(0, o.freed_bytes)), Color::kGreen);
       line += " in " + durationText(o.duration_ms);
+      if (o.freed_bytes < 0) line += " (memory grew " + humanSize(-o.freed_bytes) + ")";
       if (!o.message.empty()) line += " (" + o.message + ")";
     } else {
       line += pastTense(cmd.name);
