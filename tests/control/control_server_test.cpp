@@ -2,15 +2,14 @@
 // SO_PEERCRED refusals, handshake, every control request, journal subscriptions, timeouts,
 // malformed frames and slow subscribers.
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
-
-#include <future>
-#include <mutex>
-#include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <gtest/gtest.h>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "client.hpp"
 #include "fake_backend.hpp"
@@ -74,7 +73,9 @@ class Harness {
     }
     return false;
   }
-  std::size_t connections() { return onIo([this] { return server_->connections(); }); }
+  std::size_t connections() {
+    return onIo([this] { return server_->connections(); });
+  }
   const std::string& path() const { return options_.path; }
   TempDir& dir() { return dir_; }
   journal::Journal& journal() { return journal_; }
@@ -244,7 +245,8 @@ TEST(ControlServer, AnswersPipelinedRequestsOnOneConnection) {
   const int fd = testing::connectRaw(h.path());
   ASSERT_GE(fd, 0);
   std::string bytes = testing::helloFrame();
-  for (std::uint64_t id = 1; id <= 5; ++id) bytes += proto::encodeFrame(proto::StatusRequest{id, {}});
+  for (std::uint64_t id = 1; id <= 5; ++id)
+    bytes += proto::encodeFrame(proto::StatusRequest{id, {}});
   testing::sendRaw(fd, bytes);
   auto r = testing::readFrames(fd, 5s, 6);
   ASSERT_EQ(r.frames.size(), 6u);
@@ -353,7 +355,8 @@ TEST(ControlServer, DropsAReplyForAClientThatLeft) {
   ASSERT_TRUE(h.start().ok());
   {
     const int fd = testing::connectRaw(h.path());
-    testing::sendRaw(fd, testing::helloFrame() + proto::encodeFrame(proto::RunRequest{1, "amayo", proto::Action::kTrim}));
+    testing::sendRaw(fd, testing::helloFrame() + proto::encodeFrame(proto::RunRequest{
+                                                     1, "amayo", proto::Action::kTrim}));
     testing::readFrames(fd, 2s, 1);  // the welcome
     ::close(fd);
   }
@@ -413,7 +416,8 @@ TEST(ControlServer, AdmitsAMemberOfAnAllowedGroup) {
   Harness h(opt);
   ASSERT_TRUE(h.start().ok());
   const std::string path = h.path();
-  const int status = asNobody([&] { return ctl::Client::connect(path, std::chrono::milliseconds(5000)).ok() ? 0 : 10; });
+  const int status = asNobody(
+      [&] { return ctl::Client::connect(path, std::chrono::milliseconds(5000)).ok() ? 0 : 10; });
   EXPECT_EQ(status, 0);
 }
 
@@ -468,7 +472,8 @@ TEST(ControlServer, SendsNoBacklogWithoutSinceAndEndsWithoutFollow) {
   ASSERT_TRUE(h.start().ok());
   h.record("amayo", "old");
   const int fd = testing::connectRaw(h.path());
-  testing::sendRaw(fd, testing::helloFrame() + proto::encodeFrame(proto::Subscribe{3, std::nullopt, std::nullopt, false}));
+  testing::sendRaw(fd, testing::helloFrame() + proto::encodeFrame(proto::Subscribe{
+                                                   3, std::nullopt, std::nullopt, false}));
   auto r = testing::readFrames(fd, 1s, 2);
   ASSERT_EQ(r.frames.size(), 2u);
   EXPECT_EQ(std::get<proto::Ack>(r.frames[1]).id, 3u);
@@ -484,12 +489,17 @@ TEST(ControlServer, StreamsABacklogLargerThanTheQueueBound) {
   ASSERT_TRUE(h.start().ok());
   h.onIo([&] {
     for (int i = 0; i < 3000; ++i) {
-      h.journal().record({testing::wallMs(), "amayo", "action", proto::Level::kInfo,
-                          "entry " + std::to_string(i), {{"pad", std::string(100, 'p')}}});
+      h.journal().record({testing::wallMs(),
+                          "amayo",
+                          "action",
+                          proto::Level::kInfo,
+                          "entry " + std::to_string(i),
+                          {{"pad", std::string(100, 'p')}}});
     }
   });
   const int fd = testing::connectRaw(h.path());
-  testing::sendRaw(fd, testing::helloFrame() + proto::encodeFrame(proto::Subscribe{1, std::nullopt, 3600000, false}));
+  testing::sendRaw(fd, testing::helloFrame() +
+                           proto::encodeFrame(proto::Subscribe{1, std::nullopt, 3600000, false}));
   auto r = testing::readFrames(fd, 10s, 3002);
   ASSERT_EQ(r.frames.size(), 3002u);
   EXPECT_EQ(entriesOf(r.frames).size(), 3000u);
@@ -504,13 +514,18 @@ TEST(ControlServer, DropsASubscriberThatDoesNotReadWithoutBlockingTheDaemon) {
   Harness h(opt);
   ASSERT_TRUE(h.start().ok());
   const int fd = testing::connectRaw(h.path());
-  testing::sendRaw(fd, testing::helloFrame() + proto::encodeFrame(proto::Subscribe{1, std::nullopt, std::nullopt, true}));
+  testing::sendRaw(fd, testing::helloFrame() + proto::encodeFrame(proto::Subscribe{
+                                                   1, std::nullopt, std::nullopt, true}));
   testing::readFrames(fd, 2s, 2);  // welcome, ack; then stop reading
   const auto t0 = std::chrono::steady_clock::now();
   h.onIo([&] {
     for (int i = 0; i < 20000; ++i) {
-      h.journal().record({testing::wallMs(), "amayo", "action", proto::Level::kInfo,
-                          "flood " + std::to_string(i), {{"pad", std::string(200, 'p')}}});
+      h.journal().record({testing::wallMs(),
+                          "amayo",
+                          "action",
+                          proto::Level::kInfo,
+                          "flood " + std::to_string(i),
+                          {{"pad", std::string(200, 'p')}}});
     }
   });
   const auto spent = std::chrono::steady_clock::now() - t0;
@@ -530,8 +545,10 @@ TEST(ControlServer, RefusesASecondSubscriptionOnOneConnection) {
   Harness h;
   ASSERT_TRUE(h.start().ok());
   const int fd = testing::connectRaw(h.path());
-  testing::sendRaw(fd, testing::helloFrame() + proto::encodeFrame(proto::Subscribe{1, std::nullopt, std::nullopt, true}) +
-                           proto::encodeFrame(proto::Subscribe{2, std::nullopt, std::nullopt, true}));
+  testing::sendRaw(fd,
+                   testing::helloFrame() +
+                       proto::encodeFrame(proto::Subscribe{1, std::nullopt, std::nullopt, true}) +
+                       proto::encodeFrame(proto::Subscribe{2, std::nullopt, std::nullopt, true}));
   auto r = testing::readFrames(fd, 2s, 3);
   ASSERT_EQ(r.frames.size(), 3u);
   const auto* e = std::get_if<proto::ErrorMsg>(&r.frames[2]);

@@ -4,15 +4,14 @@
 // for the bot), and journal entries for what it does, like memvisord's.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "memvisor/control/backend.hpp"
 #include "memvisor/journal/journal.hpp"
@@ -81,8 +80,8 @@ class FakeBackend : public ControlBackend {
       reply(std::move(result));
       return;
     }
-    auto timer = std::make_shared<boost::asio::steady_timer>(
-        io_, std::chrono::milliseconds(reply_delay_ms));
+    auto timer =
+        std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(reply_delay_ms));
     timer->async_wait([timer, reply = std::move(reply), result = std::move(result)](
                           boost::system::error_code) mutable { reply(std::move(result)); });
   }
@@ -116,14 +115,17 @@ class FakeBackend : public ControlBackend {
       if (s->bots.empty()) r.bots = bots_;
       for (const auto& name : s->bots) {
         const auto* b = find(name);
-        if (b == nullptr) return proto::ErrorMsg{s->id, proto::errc::kUnknownBot, "no bot named \"" + name + "\""};
+        if (b == nullptr)
+          return proto::ErrorMsg{s->id, proto::errc::kUnknownBot, "no bot named \"" + name + "\""};
         r.bots.push_back(*b);
       }
       return r;
     }
     if (const auto* run = std::get_if<proto::RunRequest>(&request)) {
       auto ts = targets(run->bot);
-      if (ts.empty()) return proto::ErrorMsg{run->id, proto::errc::kUnknownBot, "no bot named \"" + run->bot + "\""};
+      if (ts.empty())
+        return proto::ErrorMsg{run->id, proto::errc::kUnknownBot,
+                               "no bot named \"" + run->bot + "\""};
       proto::RunResult r{run->id, {}};
       for (auto* b : ts) {
         proto::BotOutcome o{b->name, true, "", "", 0, 0};
@@ -155,7 +157,9 @@ class FakeBackend : public ControlBackend {
     }
     if (const auto* lc = std::get_if<proto::LifecycleRequest>(&request)) {
       auto ts = targets(lc->bot);
-      if (ts.empty()) return proto::ErrorMsg{lc->id, proto::errc::kUnknownBot, "no bot named \"" + lc->bot + "\""};
+      if (ts.empty())
+        return proto::ErrorMsg{lc->id, proto::errc::kUnknownBot,
+                               "no bot named \"" + lc->bot + "\""};
       proto::LifecycleResult r{lc->id, {}};
       for (auto* b : ts) {
         proto::BotOutcome o{b->name, true, "", "", 0, 0};
@@ -200,7 +204,9 @@ class FakeBackend : public ControlBackend {
     }
     if (const auto* lim = std::get_if<proto::LimitRequest>(&request)) {
       auto* b = find(lim->bot);
-      if (b == nullptr) return proto::ErrorMsg{lim->id, proto::errc::kUnknownBot, "no bot named \"" + lim->bot + "\""};
+      if (b == nullptr)
+        return proto::ErrorMsg{lim->id, proto::errc::kUnknownBot,
+                               "no bot named \"" + lim->bot + "\""};
       if (lim->limit_bytes) {
         b->limit_bytes = *lim->limit_bytes;
         b->limit_source = "runtime";
@@ -215,7 +221,8 @@ class FakeBackend : public ControlBackend {
       text << in.rdbuf();
       if (config_path_.empty() || text.str().find("invalid") != std::string::npos) {
         return proto::ReloadResult{
-            rl->id, false,
+            rl->id,
+            false,
             {"memvisor.yaml:3:12: bots[0].limit: must be a size such as 384MiB, got \"lots\""},
             {}};
       }

@@ -1,13 +1,12 @@
 // memvisorctl end to end: a real memvisord supervising the reference bot (memvisor-bot),
 // driven through every command, --json parsed and checked, refusals of an unprivileged
 // user, and a daemon that went away.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
-#include <sstream>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "test_util.hpp"
 
@@ -215,7 +214,8 @@ TEST_F(EndToEnd, ABadReloadIsExplainedAndTheOldConfigKeepsRunning) {
   auto r = ctl({"reload"});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("the config was not reloaded"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("memvisor.yaml:15:5: bots[0].bogus_key: unknown key"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("memvisor.yaml:15:5: bots[0].bogus_key: unknown key"), std::string::npos)
+      << r.err;
   json j = ctlJson({"reload"}, 1);
   EXPECT_EQ(j["ok"], false);
   EXPECT_FALSE(j["errors"].empty());
@@ -243,8 +243,8 @@ TEST_F(EndToEnd, RefusesAnUnprivilegedUserAndJournalsIt) {
   daemon_->stop();
   daemon_.reset();
   ASSERT_NO_FATAL_FAILURE(start("0666"));  // so that SO_PEERCRED, not the file mode, decides
-  auto r = testing::runProcess({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                kCtl, "--socket", socket_, "status"});
+  auto r = testing::runProcess({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", kCtl,
+                                "--socket", socket_, "status"});
   EXPECT_EQ(r.code, 4) << r.out << r.err;
   EXPECT_NE(r.err.find("uid 65534"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("not permitted"), std::string::npos) << r.err;

@@ -1,11 +1,10 @@
 // memvisorctl against fake_memvisord (the real control endpoint, a scripted backend): every
 // command, --json parsed and checked, exit codes, refusals of an unprivileged user, and a
 // socket that does not exist.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "test_util.hpp"
@@ -59,9 +58,11 @@ class Ctl : public ::testing::Test {
 TEST_F(Ctl, StatusPrintsOneRowPerBot) {
   auto r = ctl({"status"});
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* s : {"NAME", "STATE", "PSS", "WSET", "CGROUP", "LAST ACTION", "RESTARTS", "OOM",
-                        "amayo", "RUNNING", "4242", "212.0 MiB", "384.0 MiB", "55%", "tester",
-                        "elevated", "(no session)", "sweep freed 5.0 MiB, 3m", "idle", "STOPPED"}) {
+  for (const char* s :
+       {"NAME",      "STATE",  "PSS",    "WSET",     "CGROUP",       "LAST ACTION",
+        "RESTARTS",  "OOM",    "amayo",  "RUNNING",  "4242",         "212.0 MiB",
+        "384.0 MiB", "55%",    "tester", "elevated", "(no session)", "sweep freed 5.0 MiB, 3m",
+        "idle",      "STOPPED"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << "missing " << s << " in\n" << r.out;
   }
   EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << "colour on a pipe";
@@ -106,7 +107,8 @@ TEST_F(Ctl, ActionOnAllReportsEachBotAndFailsWhenOneFails) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("amayo: swept 12.3 MiB"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("tester: ERROR (not_connected: the bot has no session on the bot socket)"),
-            std::string::npos) << r.out;
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("idle: ERROR"), std::string::npos) << r.out;
   json j = ctlJson({"trim", "all"}, 1);
   EXPECT_EQ(j["ok"], false);
@@ -191,7 +193,8 @@ TEST_F(Ctl, ReloadOfABadFilePrintsTheExplanationAndExits1) {
   auto r = ctl({"reload"});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("the config was not reloaded; memvisord keeps running the old one"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("memvisor.yaml:3:12: bots[0].limit"), std::string::npos) << r.err;
   json j = ctlJson({"reload"}, 1);
   EXPECT_EQ(j["ok"], false);
@@ -202,7 +205,8 @@ TEST_F(Ctl, EventsShowsTheJournalFilteredByBotAndAge) {
   auto r = ctl({"events"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("amayo spawn started pid=4242"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("tester threshold rss crossed 70% of the limit"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tester threshold rss crossed 70% of the limit"), std::string::npos)
+      << r.out;
   r = ctl({"events", "tester", "--since", "5m"});
   EXPECT_EQ(r.out.find("rss crossed"), std::string::npos) << "10 minutes old: " << r.out;
   EXPECT_NE(r.out.find("sweep freed"), std::string::npos) << r.out;
@@ -261,7 +265,8 @@ TEST_F(Ctl, HelpHasExamplesAndExitCodes) {
 TEST_F(Ctl, MissingSocketExits3InWords) {
   auto r = testing::runProcess({kCtl, "--socket", dir_.file("absent.sock"), "status"});
   EXPECT_EQ(r.code, 3);
-  EXPECT_EQ(r.err, "Error: " + dir_.file("absent.sock") + " does not exist (is memvisord running?)\n");
+  EXPECT_EQ(r.err,
+            "Error: " + dir_.file("absent.sock") + " does not exist (is memvisord running?)\n");
   r = testing::runProcess({kCtl, "--socket", dir_.file("absent.sock"), "status", "--json"});
   EXPECT_EQ(json::parse(r.out)["error"]["code"], "cannot_connect");
 }
@@ -292,7 +297,8 @@ TEST_F(Ctl, RefusesAnUnprivilegedUserByPeerCredentials) {
   auto r = asNobody({kCtl, "--socket", socket_, "status"});
   EXPECT_EQ(r.code, 4) << r.out << r.err;
   EXPECT_NE(r.err.find("uid 65534 (gid 65534) is not permitted to use the control socket"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
   r = asNobody({kCtl, "--socket", socket_, "trim", "amayo", "--json"});
   EXPECT_EQ(r.code, 4);
   EXPECT_EQ(json::parse(r.out)["error"]["code"], "not_permitted");

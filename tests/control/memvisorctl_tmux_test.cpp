@@ -1,10 +1,10 @@
 // memvisorctl on a real terminal, through tmux: the interactive shell (tab completion of
 // commands and bot names, history), `top` (bots, sparkline, thresholds, recent events, q
 // quits and restores the screen) and colour only on a terminal without NO_COLOR.
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "test_util.hpp"
 
@@ -50,7 +50,9 @@ class Tmux {
     while (std::chrono::steady_clock::now() < deadline) {
       last_ = screen();
       int n = 0;
-      for (std::size_t at = last_.find(text); at != std::string::npos; at = last_.find(text, at + 1)) ++n;
+      for (std::size_t at = last_.find(text); at != std::string::npos;
+           at = last_.find(text, at + 1))
+        ++n;
       if (n >= count) return true;
       std::this_thread::sleep_for(100ms);
     }
@@ -141,7 +143,8 @@ TEST_F(CtlTmux, TopShowsMemoryOverTimeThresholdsAndRecentEventsAndQuitsOnQ) {
 }
 
 TEST_F(CtlTmux, ColoursOnATerminalButNotWithNoColor) {
-  ASSERT_TRUE(tmux_.start(ctl("status", "TERM=xterm-256color") + "; " + ctl("status", "NO_COLOR=1")));
+  ASSERT_TRUE(
+      tmux_.start(ctl("status", "TERM=xterm-256color") + "; " + ctl("status", "NO_COLOR=1")));
   ASSERT_TRUE(tmux_.waitFor("EXITED=0")) << tmux_.last();
   const std::string s = tmux_.screen(true);
   const auto second = s.find("NAME", s.find("NAME") + 1);

@@ -66,7 +66,8 @@ struct Received {
   std::vector<proto::Message> frames;
   bool eof = false;
 };
-inline Received readFrames(int fd, std::chrono::milliseconds timeout, std::size_t max_frames = 1000000) {
+inline Received readFrames(int fd, std::chrono::milliseconds timeout,
+                           std::size_t max_frames = 1000000) {
   Received r;
   proto::Framer framer;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -120,7 +121,8 @@ inline ProcResult runProcess(const std::vector<std::string>& argv,
                              const std::vector<std::string>& env_extra = {},
                              const std::string& input = "") {
   int out[2], err[2], in[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(in, O_CLOEXEC) != 0) return {};
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(in, O_CLOEXEC) != 0)
+    return {};
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, in[0], 0);
@@ -182,7 +184,8 @@ class Background {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     if (!stderr_path.empty()) {
-      posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                       0644);
     }
     std::vector<char*> cargv;
     for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
@@ -192,7 +195,10 @@ class Background {
     ::close(out[1]);
     fd_ = out[0];
   }
-  ~Background() { stop(); if (fd_ >= 0) ::close(fd_); }
+  ~Background() {
+    stop();
+    if (fd_ >= 0) ::close(fd_);
+  }
   Background(const Background&) = delete;
   Background& operator=(const Background&) = delete;
 

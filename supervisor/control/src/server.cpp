@@ -22,10 +22,14 @@ using local = asio::local::stream_protocol;
 
 const char* toString(Notice::Kind k) {
   switch (k) {
-    case Notice::Kind::kRefused: return "control_refused";
-    case Notice::Kind::kSlowSubscriberDropped: return "control_subscriber_dropped";
-    case Notice::Kind::kProtocolError: return "control_protocol_error";
-    case Notice::Kind::kTooManyConnections: return "control_too_many_connections";
+    case Notice::Kind::kRefused:
+      return "control_refused";
+    case Notice::Kind::kSlowSubscriberDropped:
+      return "control_subscriber_dropped";
+    case Notice::Kind::kProtocolError:
+      return "control_protocol_error";
+    case Notice::Kind::kTooManyConnections:
+      return "control_too_many_connections";
   }
   return "control";
 }
@@ -105,8 +109,8 @@ ControlServer::~ControlServer() { stop(); }
 Result<void> ControlServer::start() {
   const std::string& path = options_.path;
   if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return Error{"bad_config", "control socket path is too long (" +
-                                   std::to_string(path.size()) + " bytes): " + path};
+    return Error{"bad_config", "control socket path is too long (" + std::to_string(path.size()) +
+                                   " bytes): " + path};
   }
   std::optional<gid_t> group_gid;
   if (!options_.group.empty()) {

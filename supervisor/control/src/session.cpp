@@ -56,28 +56,28 @@ void Session::stopFromServer() {
 }
 
 void Session::read() {
-  socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
-                                                  boost::system::error_code ec, std::size_t n) {
-    if (self->closed_ || self->closing_) return;
-    if (ec) {  // EOF or reset: the client went away
-      self->close();
-      return;
-    }
-    self->framer_.feed(std::string_view(self->buf_.data(), n));
-    std::string frame;
-    while (!self->closed_ && !self->closing_) {
-      const auto st = self->framer_.next(frame);
-      if (st == proto::Framer::Status::kNeedMore) break;
-      if (st == proto::Framer::Status::kTooLarge) {
-        self->fail(proto::errc::kFrameTooLarge,
-                   "frame longer than " + std::to_string(proto::kMaxFrameBytes) + " bytes",
-                   std::nullopt);
-        return;
-      }
-      self->onFrame(frame);
-    }
-    if (!self->closed_ && !self->closing_) self->read();
-  });
+  socket_.async_read_some(
+      asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        if (self->closed_ || self->closing_) return;
+        if (ec) {  // EOF or reset: the client went away
+          self->close();
+          return;
+        }
+        self->framer_.feed(std::string_view(self->buf_.data(), n));
+        std::string frame;
+        while (!self->closed_ && !self->closing_) {
+          const auto st = self->framer_.next(frame);
+          if (st == proto::Framer::Status::kNeedMore) break;
+          if (st == proto::Framer::Status::kTooLarge) {
+            self->fail(proto::errc::kFrameTooLarge,
+                       "frame longer than " + std::to_string(proto::kMaxFrameBytes) + " bytes",
+                       std::nullopt);
+            return;
+          }
+          self->onFrame(frame);
+        }
+        if (!self->closed_ && !self->closing_) self->read();
+      });
 }
 
 void Session::onFrame(const std::string& frame) {
@@ -128,8 +128,8 @@ void Session::dispatch(proto::Message m) {
                           std::holds_alternative<proto::LimitRequest>(m) ||
                           std::holds_alternative<proto::ReloadRequest>(m);
   if (!is_request) {
-    fail(proto::errc::kUnexpected,
-         "\"" + proto::typeName(m) + "\" is not a control request", requestId(m));
+    fail(proto::errc::kUnexpected, "\"" + proto::typeName(m) + "\" is not a control request",
+         requestId(m));
     return;
   }
   ++pending_;
@@ -187,8 +187,8 @@ void Session::onLive(const proto::JournalEntry& e) {
   }
   if (!enqueue(std::move(frame), true)) {
     drop(Notice::Kind::kSlowSubscriberDropped,
-         "subscriber reads too slowly: " + std::to_string(queued_bytes_) +
-             " bytes queued, limit " + std::to_string(max));
+         "subscriber reads too slowly: " + std::to_string(queued_bytes_) + " bytes queued, limit " +
+             std::to_string(max));
   }
 }
 

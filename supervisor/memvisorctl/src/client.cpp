@@ -5,8 +5,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "memvisor/proto/codec.hpp"
@@ -28,8 +28,9 @@ Error connectError(const std::string& path, int err) {
     case EACCES:
     case EPERM:
       return Error{proto::errc::kNotPermitted,
-                   path + ": permission denied (only root, memvisord's user and the control "
-                          "group may use it)"};
+                   path +
+                       ": permission denied (only root, memvisord's user and the control "
+                       "group may use it)"};
     case ENOTSOCK:
       return Error{kCannotConnect, path + " is not a socket"};
     default:
@@ -75,8 +76,11 @@ Client::~Client() {
 }
 
 Client::Client(Client&& o) noexcept
-    : fd_(o.fd_), path_(std::move(o.path_)), framer_(std::move(o.framer_)),
-      next_id_(o.next_id_), daemon_pid_(o.daemon_pid_) {
+    : fd_(o.fd_),
+      path_(std::move(o.path_)),
+      framer_(std::move(o.framer_)),
+      next_id_(o.next_id_),
+      daemon_pid_(o.daemon_pid_) {
   o.fd_ = -1;
 }
 
@@ -124,8 +128,8 @@ Result<Client> Client::connect(const std::string& path, std::chrono::millisecond
   }
   const auto* welcome = std::get_if<proto::Welcome>(&*reply);
   if (welcome == nullptr) {
-    return Error{proto::errc::kUnexpected,
-                 "memvisord on " + path + " answered hello with \"" + proto::typeName(*reply) + "\""};
+    return Error{proto::errc::kUnexpected, "memvisord on " + path + " answered hello with \"" +
+                                               proto::typeName(*reply) + "\""};
   }
   c.daemon_pid_ = welcome->pid;
   return c;
@@ -165,7 +169,8 @@ Result<proto::Message> Client::receive(std::chrono::milliseconds timeout) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       // A zero timeout still looks at the socket once.
-      if (left <= 0 && !first) return Error{proto::errc::kTimeout, "memvisord did not answer in time"};
+      if (left <= 0 && !first)
+        return Error{proto::errc::kTimeout, "memvisord did not answer in time"};
       wait_ms = static_cast<int>(std::max<std::int64_t>(0, left));
     }
     first = false;

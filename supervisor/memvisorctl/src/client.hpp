@@ -15,10 +15,10 @@ namespace memvisor::ctl {
 
 // Exit codes, documented in --help.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;       // an action or request failed
-inline constexpr int kExitUsage = 2;        // bad command line
-inline constexpr int kExitNoConnect = 3;    // cannot reach memvisord
-inline constexpr int kExitNotPermitted = 4; // memvisord refused us
+inline constexpr int kExitFailed = 1;        // an action or request failed
+inline constexpr int kExitUsage = 2;         // bad command line
+inline constexpr int kExitNoConnect = 3;     // cannot reach memvisord
+inline constexpr int kExitNotPermitted = 4;  // memvisord refused us
 
 // Client-side error codes besides proto::errc ones.
 inline constexpr const char* kCannotConnect = "cannot_connect";

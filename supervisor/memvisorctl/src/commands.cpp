@@ -2,12 +2,11 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
-#include <sstream>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "memvisor/proto/codec.hpp"
 
@@ -81,16 +80,16 @@ int printStatus(Context& ctx, const proto::StatusResult& r) {
     if (b.state == "RUNNING" && !b.connected) state += st.paint(" (no session)", Color::kDim);
     t.add({st.paint(b.name, Color::kBold), state,
            st.paint(b.memory_state, Style::forMemoryState(b.memory_state)),
-           b.pid > 0 ? std::to_string(b.pid) : "-",
-           b.pid > 0 ? humanDuration(b.uptime_ms) : "-", used, limit, use, opt(b.pss_bytes),
-           opt(b.working_set_bytes), opt(b.cgroup_usage_bytes),
-           b.last_action ? lastActionText(*b.last_action, now) : "-",
-           std::to_string(b.restarts), std::to_string(b.oom_kills)});
+           b.pid > 0 ? std::to_string(b.pid) : "-", b.pid > 0 ? humanDuration(b.uptime_ms) : "-",
+           used, limit, use, opt(b.pss_bytes), opt(b.working_set_bytes), opt(b.cgroup_usage_bytes),
+           b.last_action ? lastActionText(*b.last_action, now) : "-", std::to_string(b.restarts),
+           std::to_string(b.oom_kills)});
   }
   *ctx.out << t.render(st);
   bool runtime = false;
   for (const auto& b : r.bots) runtime = runtime || b.limit_source == "runtime";
-  if (runtime) *ctx.out << "* limit set at run time (memvisorctl limit); a reload restores the file's value\n";
+  if (runtime)
+    *ctx.out << "* limit set at run time (memvisorctl limit); a reload restores the file's value\n";
   return kExitOk;
 }
 
@@ -102,9 +101,11 @@ int cmdStatus(Context& ctx, const Command&, const Invocation& inv) {
   req.bots = inv.args;
   auto r = c->request(req, ctx.timeout());
   if (!r) return reportError(ctx, r.error());
-  if (const auto* e = std::get_if<proto::ErrorMsg>(&*r)) return reportError(ctx, {e->code, e->message});
+  if (const auto* e = std::get_if<proto::ErrorMsg>(&*r))
+    return reportError(ctx, {e->code, e->message});
   const auto* s = std::get_if<proto::StatusResult>(&*r);
-  if (s == nullptr) return reportError(ctx, {proto::errc::kUnexpected, "unexpected reply " + proto::typeName(*r)});
+  if (s == nullptr)
+    return reportError(ctx, {proto::errc::kUnexpected, "unexpected reply " + proto::typeName(*r)});
   return printStatus(ctx, *s);
 }
 
@@ -122,9 +123,12 @@ const char* pastTense(std::string_view verb) {
 
 std::string durationText(double ms) {
   char buf[32];
-  if (ms < 10) std::snprintf(buf, sizeof buf, "%.1f ms", ms);
-  else if (ms < 10000) std::snprintf(buf, sizeof buf, "%.0f ms", ms);
-  else std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000.0);
+  if (ms < 10)
+    std::snprintf(buf, sizeof buf, "%.1f ms", ms);
+  else if (ms < 10000)
+    std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000.0);
   return buf;
 }
 
@@ -149,7 +153,8 @@ int runPerTarget(Context& ctx, const Command& cmd, const Invocation& inv, bool i
     } else if (const auto* lr = std::get_if<proto::LifecycleResult>(&*r)) {
       outcomes.insert(outcomes.end(), lr->results.begin(), lr->results.end());
     } else {
-      return reportError(ctx, {proto::errc::kUnexpected, "unexpected reply " + proto::typeName(*r)});
+      return reportError(ctx,
+                         {proto::errc::kUnexpected, "unexpected reply " + proto::typeName(*r)});
     }
   }
   bool all_ok = true;
@@ -217,7 +222,8 @@ int cmdPid(Context& ctx, const Command& cmd, const Invocation& inv) {
   if (inv.args[0] != "all") req.bots = inv.args;
   auto r = c->request(req, ctx.timeout());
   if (!r) return reportError(ctx, r.error());
-  if (const auto* e = std::get_if<proto::ErrorMsg>(&*r)) return reportError(ctx, {e->code, e->message});
+  if (const auto* e = std::get_if<proto::ErrorMsg>(&*r))
+    return reportError(ctx, {e->code, e->message});
   const auto* s = std::get_if<proto::StatusResult>(&*r);
   if (s == nullptr) return reportError(ctx, {proto::errc::kUnexpected, "unexpected reply"});
   const bool all = inv.args[0] == "all";
@@ -235,7 +241,8 @@ int cmdPid(Context& ctx, const Command& cmd, const Invocation& inv) {
       *ctx.out << b.pid << "\n";
     }
   }
-  if (ctx.json) *ctx.out << (all ? json{{"bots", arr}} : arr.empty() ? json::object() : arr[0]).dump(2) << "\n";
+  if (ctx.json)
+    *ctx.out << (all ? json{{"bots", arr}} : arr.empty() ? json::object() : arr[0]).dump(2) << "\n";
   return ok ? kExitOk : kExitFailed;
 }
 
@@ -256,7 +263,8 @@ int cmdLimit(Context& ctx, const Command& cmd, const Invocation& inv) {
   if (!c) return code;
   auto r = c->request(req, ctx.timeout());
   if (!r) return reportError(ctx, r.error());
-  if (const auto* e = std::get_if<proto::ErrorMsg>(&*r)) return reportError(ctx, {e->code, e->message});
+  if (const auto* e = std::get_if<proto::ErrorMsg>(&*r))
+    return reportError(ctx, {e->code, e->message});
   const auto* l = std::get_if<proto::LimitResult>(&*r);
   if (l == nullptr) return reportError(ctx, {proto::errc::kUnexpected, "unexpected reply"});
   if (ctx.json) {
@@ -283,7 +291,8 @@ int cmdReload(Context& ctx, const Command& cmd, const Invocation& inv) {
   if (!c) return code;
   auto r = c->request(proto::ReloadRequest{}, ctx.timeout());
   if (!r) return reportError(ctx, r.error());
-  if (const auto* e = std::get_if<proto::ErrorMsg>(&*r)) return reportError(ctx, {e->code, e->message});
+  if (const auto* e = std::get_if<proto::ErrorMsg>(&*r))
+    return reportError(ctx, {e->code, e->message});
   const auto* rr = std::get_if<proto::ReloadResult>(&*r);
   if (rr == nullptr) return reportError(ctx, {proto::errc::kUnexpected, "unexpected reply"});
   if (ctx.json) {
@@ -330,7 +339,8 @@ void printEntry(Context& ctx, const proto::JournalEntry& e) {
   line += st.paint(lv, Style::forLevel(level)) + " ";
   line += st.paint(e.bot.empty() ? "-" : e.bot, Color::kBold) + " ";
   line += st.paint(e.kind, Color::kCyan) + " " + e.message;
-  for (const auto& [k, v] : e.fields) line += " " + st.paint(k + "=", Color::kDim) + quoteIfNeeded(v);
+  for (const auto& [k, v] : e.fields)
+    line += " " + st.paint(k + "=", Color::kDim) + quoteIfNeeded(v);
   *ctx.out << line << "\n" << std::flush;
 }
 
@@ -407,7 +417,8 @@ const std::vector<Command> kCommands = {
      ArgKind::kBotSize, cmdLimit},
     {"reload", "reload", "Re-read memvisord's config file",
      "On an invalid file memvisord keeps the old config; its explanation is printed and the\n"
-     "exit code is 1.\nExamples:\n  memvisorctl reload", ArgKind::kNone, cmdReload},
+     "exit code is 1.\nExamples:\n  memvisorctl reload",
+     ArgKind::kNone, cmdReload},
     {"events", "events [BOT] [--follow] [--since DURATION]",
      "Show memvisord's journal: thresholds, actions, restarts, OOM kills",
      "Without --since, everything memvisord still holds in memory is shown.\n"
@@ -472,13 +483,15 @@ Style Context::errStyle() const { return Style(colorWanted(STDERR_FILENO, no_col
 bool Context::outIsTty() const { return ::isatty(STDOUT_FILENO) == 1; }
 
 int reportError(Context& ctx, const Error& e) {
-  if (ctx.json) *ctx.out << json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump() << "\n";
+  if (ctx.json)
+    *ctx.out << json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump() << "\n";
   *ctx.err << ctx.errStyle().paint("Error:", Color::kRed) << " " << e.message << "\n";
   return exitCodeFor(e);
 }
 
 Result<Client> connectOrReport(Context& ctx, int& code) {
-  auto c = Client::connect(ctx.socket, std::chrono::milliseconds(std::min<std::int64_t>(ctx.timeout_ms, 10000)));
+  auto c = Client::connect(
+      ctx.socket, std::chrono::milliseconds(std::min<std::int64_t>(ctx.timeout_ms, 10000)));
   if (!c) code = reportError(ctx, c.error());
   return c;
 }
@@ -560,7 +573,8 @@ int runCommandLine(Context& base, const std::vector<std::string>& argv) {
     *ctx.out << app.help();
     for (const auto& cmd : kCommands) {
       if (cmd.args == ArgKind::kShell) continue;
-      *ctx.out << "\n" << std::string(60, '-') << "\nmemvisorctl " << cmd.usage << "\n"
+      *ctx.out << "\n"
+               << std::string(60, '-') << "\nmemvisorctl " << cmd.usage << "\n"
                << app.get_subcommand(cmd.name)->help("memvisorctl");
     }
     return kExitOk;

@@ -26,8 +26,8 @@ struct Context {
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
 
-  Style style() const;       // colour for stdout
-  Style errStyle() const;    // colour for stderr
+  Style style() const;     // colour for stdout
+  Style errStyle() const;  // colour for stderr
   bool outIsTty() const;
   std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(timeout_ms); }
 };

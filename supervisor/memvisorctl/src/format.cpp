@@ -47,7 +47,8 @@ std::string_view trim(std::string_view s) {
 std::size_t leadingNumber(std::string_view s, double& out) {
   std::size_t i = 0;
   bool dot = false;
-  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || (s[i] == '.' && !dot))) {
+  while (i < s.size() &&
+         (std::isdigit(static_cast<unsigned char>(s[i])) || (s[i] == '.' && !dot))) {
     if (s[i] == '.') dot = true;
     ++i;
   }
@@ -67,10 +68,14 @@ Result<std::int64_t> parseSize(std::string_view text) {
   if (n == 0) return Error{"bad_size", "\"" + std::string(text) + "\" is not a size (e.g. 512MiB)"};
   const std::string unit = lower(trim(t.substr(n)));
   double mult = 0;
-  if (unit == "b") mult = 1;
-  else if (unit == "k" || unit == "kb" || unit == "kib") mult = 1024.0;
-  else if (unit == "m" || unit == "mb" || unit == "mib") mult = 1024.0 * 1024;
-  else if (unit == "g" || unit == "gb" || unit == "gib") mult = 1024.0 * 1024 * 1024;
+  if (unit == "b")
+    mult = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib")
+    mult = 1024.0;
+  else if (unit == "m" || unit == "mb" || unit == "mib")
+    mult = 1024.0 * 1024;
+  else if (unit == "g" || unit == "gb" || unit == "gib")
+    mult = 1024.0 * 1024 * 1024;
   else if (unit.empty()) {
     return Error{"bad_size", "\"" + std::string(text) + "\" has no unit; write e.g. " +
                                  std::string(t) + "MiB (or " + std::string(t) + "B for bytes)"};
@@ -98,11 +103,16 @@ Result<std::int64_t> parseDurationMs(std::string_view text) {
     const std::string unit = lower(t.substr(0, u));
     t.remove_prefix(u);
     double mult = 0;
-    if (unit == "ms") mult = 1;
-    else if (unit == "s") mult = 1000;
-    else if (unit == "m" || unit == "min") mult = 60e3;
-    else if (unit == "h") mult = 3600e3;
-    else if (unit == "d") mult = 86400e3;
+    if (unit == "ms")
+      mult = 1;
+    else if (unit == "s")
+      mult = 1000;
+    else if (unit == "m" || unit == "min")
+      mult = 60e3;
+    else if (unit == "h")
+      mult = 3600e3;
+    else if (unit == "d")
+      mult = 86400e3;
     else if (unit.empty()) {
       return Error{"bad_duration", "\"" + std::string(text) + "\" has no unit (e.g. 30s, 10m, 2h)"};
     } else {
@@ -147,15 +157,32 @@ std::string Style::paint(std::string_view text, Color c) const {
   if (!enabled_ || c == Color::kNone) return std::string(text);
   const char* code = "";
   switch (c) {
-    case Color::kRed: code = "31"; break;
-    case Color::kGreen: code = "32"; break;
-    case Color::kYellow: code = "33"; break;
-    case Color::kBlue: code = "34"; break;
-    case Color::kMagenta: code = "35"; break;
-    case Color::kCyan: code = "36"; break;
-    case Color::kDim: code = "2"; break;
-    case Color::kBold: code = "1"; break;
-    case Color::kNone: break;
+    case Color::kRed:
+      code = "31";
+      break;
+    case Color::kGreen:
+      code = "32";
+      break;
+    case Color::kYellow:
+      code = "33";
+      break;
+    case Color::kBlue:
+      code = "34";
+      break;
+    case Color::kMagenta:
+      code = "35";
+      break;
+    case Color::kCyan:
+      code = "36";
+      break;
+    case Color::kDim:
+      code = "2";
+      break;
+    case Color::kBold:
+      code = "1";
+      break;
+    case Color::kNone:
+      break;
   }
   return "\x1b[" + std::string(code) + "m" + std::string(text) + "\x1b[0m";
 }

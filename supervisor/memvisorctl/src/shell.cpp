@@ -34,8 +34,10 @@ std::vector<std::string> tokenize(const std::string& line) {
   for (std::size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
     if (quote != 0) {
-      if (c == quote) quote = 0;
-      else cur += c;
+      if (c == quote)
+        quote = 0;
+      else
+        cur += c;
       continue;
     }
     if (c == '\'' || c == '"') {
@@ -146,7 +148,8 @@ int runShell(Context& ctx) {
   g_ctx = &ctx;
 
   // Ctrl-C stops a running command (events --follow), not the shell.
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = onInterrupt;
   ::sigaction(SIGINT, &sa, &old);
 

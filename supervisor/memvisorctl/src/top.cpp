@@ -12,7 +12,6 @@
 #include <deque>
 #include <iostream>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -83,14 +82,15 @@ class SignalGuard {
   SignalGuard& operator=(const SignalGuard&) = delete;
 
  private:
-  struct sigaction old_int_ {}, old_term_{}, old_hup_{}, old_winch_{};
+  struct sigaction old_int_ {
+  }, old_term_{}, old_hup_{}, old_winch_{};
 };
 
 struct TopState {
   std::optional<Client> status;
   std::optional<Client> events;
   std::optional<proto::StatusResult> last;
-  std::string error;  // why there is no fresh status
+  std::string error;                                        // why there is no fresh status
   std::map<std::string, std::deque<std::int64_t>> history;  // metric bytes, one per second
   std::deque<proto::JournalEntry> recent;
 };
@@ -171,8 +171,10 @@ std::string thresholdBar(const Style& st, const proto::BotStatus& b, int width) 
   std::string filled, rest;
   for (int i = 0; i < width; ++i) {
     const bool m = mark[static_cast<std::size_t>(i)];
-    if (i < full) filled += m ? "\u2503" : "\u2588";
-    else rest += m ? "\u2503" : "\u2591";
+    if (i < full)
+      filled += m ? "\u2503" : "\u2588";
+    else
+      rest += m ? "\u2503" : "\u2591";
   }
   return st.paint(filled, Style::forMemoryState(b.memory_state)) + st.paint(rest, Color::kDim);
 }
@@ -190,14 +192,18 @@ std::string render(Context& ctx, const TopState& s, int cols, int rows) {
       std::string head = st.paint(b.name, Color::kBold) + "  " +
                          st.paint(b.state, Style::forState(b.state)) + "  memory " +
                          st.paint(b.memory_state, Style::forMemoryState(b.memory_state));
-      if (b.pid > 0) head += "  pid " + std::to_string(b.pid) + "  up " + humanDuration(b.uptime_ms);
-      head += "  restarts " + std::to_string(b.restarts) + "  oom kills " + std::to_string(b.oom_kills);
+      if (b.pid > 0)
+        head += "  pid " + std::to_string(b.pid) + "  up " + humanDuration(b.uptime_ms);
+      head +=
+          "  restarts " + std::to_string(b.restarts) + "  oom kills " + std::to_string(b.oom_kills);
       lines.push_back(head);
       std::string mem = "  " + (b.metric.empty() ? std::string("memory") : b.metric) + " " +
                         (b.metric_bytes ? humanSize(*b.metric_bytes) : "-") + " / " +
                         humanSize(b.limit_bytes);
       if (b.metric_bytes && b.limit_bytes > 0) {
-        mem += "  " + std::to_string(static_cast<int>(100.0 * *b.metric_bytes / b.limit_bytes + 0.5)) + "%";
+        mem += "  " +
+               std::to_string(static_cast<int>(100.0 * *b.metric_bytes / b.limit_bytes + 0.5)) +
+               "%";
       }
       mem += "  " + thresholdBar(st, b, 30);
       if (!b.thresholds_bytes.empty()) {
@@ -208,15 +214,18 @@ std::string render(Context& ctx, const TopState& s, int cols, int rows) {
       const auto it = s.history.find(b.name);
       if (it != s.history.end()) {
         const std::size_t w = static_cast<std::size_t>(std::max(10, cols - 4));
-        std::vector<std::int64_t> tail(it->second.end() - static_cast<std::ptrdiff_t>(std::min(w, it->second.size())),
-                                       it->second.end());
-        lines.push_back("  " + st.paint(sparkline(tail, b.limit_bytes), Style::forMemoryState(b.memory_state)));
+        std::vector<std::int64_t> tail(
+            it->second.end() - static_cast<std::ptrdiff_t>(std::min(w, it->second.size())),
+            it->second.end());
+        lines.push_back(
+            "  " + st.paint(sparkline(tail, b.limit_bytes), Style::forMemoryState(b.memory_state)));
       }
       std::string last = "  last action: ";
       if (b.last_action) {
         const auto& a = *b.last_action;
         last += a.action + (a.ok ? "" : " FAILED");
-        if (a.ok && a.action != "restart" && a.action != "alert") last += " freed " + humanSize(a.freed_bytes);
+        if (a.ok && a.action != "restart" && a.action != "alert")
+          last += " freed " + humanSize(a.freed_bytes);
         last += ", " + humanDuration(now - a.at_ms) + " ago";
         if (!a.reason.empty()) last += " (" + a.reason + ")";
       } else {
@@ -228,11 +237,12 @@ std::string render(Context& ctx, const TopState& s, int cols, int rows) {
   }
   lines.push_back(st.paint("Recent events", Color::kBold));
   const int room = rows - static_cast<int>(lines.size());
-  const std::size_t n = room > 0 ? std::min<std::size_t>(static_cast<std::size_t>(room), s.recent.size()) : 0;
+  const std::size_t n =
+      room > 0 ? std::min<std::size_t>(static_cast<std::size_t>(room), s.recent.size()) : 0;
   for (std::size_t i = s.recent.size() - n; i < s.recent.size(); ++i) {
     const auto& e = s.recent[i];
-    std::string l = timestamp(e.ts_ms, false).substr(11) + " " + (e.bot.empty() ? "-" : e.bot) + " " +
-                    st.paint(e.kind, Color::kCyan) + " " + e.message;
+    std::string l = timestamp(e.ts_ms, false).substr(11) + " " + (e.bot.empty() ? "-" : e.bot) +
+                    " " + st.paint(e.kind, Color::kCyan) + " " + e.message;
     lines.push_back(st.paint(l, Style::forLevel(proto::toString(e.level))));
   }
   std::string out = "\x1b[H";
@@ -263,7 +273,8 @@ int topJson(Context& ctx, const std::vector<std::string>& bots) {
     req.bots = bots;
     auto r = c->request(req, ctx.timeout());
     if (!r) return g_stop ? kExitOk : reportError(ctx, r.error());
-    if (const auto* e = std::get_if<proto::ErrorMsg>(&*r)) return reportError(ctx, {e->code, e->message});
+    if (const auto* e = std::get_if<proto::ErrorMsg>(&*r))
+      return reportError(ctx, {e->code, e->message});
     nlohmann::json j = nlohmann::json::parse(proto::encode(*r));
     j.erase("type");
     j.erase("id");

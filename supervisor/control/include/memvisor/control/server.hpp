@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -14,9 +16,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 
 #include "memvisor/control/backend.hpp"
 #include "memvisor/control/peer_access.hpp"
@@ -36,12 +35,12 @@ const char* toString(Notice::Kind k);
 
 struct Options {
   std::string path = "/run/memvisor/control.sock";
-  std::optional<mode_t> mode;  // default 0600, or 0660 when `group` is set
-  std::string group;           // group name or numeric gid; empty = none
+  std::optional<mode_t> mode;     // default 0600, or 0660 when `group` is set
+  std::string group;              // group name or numeric gid; empty = none
   std::vector<uid_t> allow_uids;  // besides root and the daemon's own uid
   std::vector<gid_t> allow_gids;  // besides `group`
   std::chrono::milliseconds handshake_timeout{5000};
-  std::chrono::milliseconds idle_timeout{60000};  // no request in flight, not following
+  std::chrono::milliseconds idle_timeout{60000};   // no request in flight, not following
   std::chrono::milliseconds refusal_linger{1000};  // time to deliver a refusal before close
   std::size_t max_connections = 64;
   std::size_t max_queued_bytes = 1u << 20;  // per connection; a follower beyond it is dropped
