@@ -13,6 +13,8 @@
 #include <regex>
 #include <sstream>
 
+#include <boost/asio/post.hpp>
+
 #include "memvisor/config/units.hpp"
 #include "memvisor/daemon/peer_auth.hpp"
 #include "memvisor/sampling/cgroup_memory.hpp"
@@ -83,11 +85,13 @@ SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
       policy_(config_.policy),
       process_(env.io, env.reaper, env.signaller, processOptions(), processHooks()),
       pstate_(policy::makeState(policy_, Clock::now())),
-      sample_timer_(env.io) {}
+      sample_timer_(env.io),
+      connect_timer_(env.io) {}
 
 SupervisedBot::~SupervisedBot() {
   *alive_ = false;
   sample_timer_.cancel();
+  connect_timer_.cancel();
   detection_.stop();
   if (session_) session_->close("bot removed");
   if (cgroup_ && !process_.running()) cgroup_->remove();
@@ -256,6 +260,8 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
 void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_for,
                              bool expected) {
   sample_timer_.cancel();
+  connect_timer_.cancel();
+  awaiting_.reset();  // the policy state is renewed when the next incarnation starts
   detection_.stop();
   // The kernel's OOM kills show in the cgroup's counter, even after the process is gone.
   std::optional<sampling::CgroupLocation> loc;
@@ -422,9 +428,29 @@ void SupervisedBot::execute(const policy::Intent& intent) {
     return;
   }
   const auto action = protoAction(intent.action);
-  if (!connected() || !action) {
-    finishAction(intent, {intent.action, policy::Outcome::kNotConnected, 0, "bot not connected"}, 0,
-                 std::nullopt);
+  if (!action) return;
+  if (!connected()) {
+    if (!process_.running()) {
+      finishAction(intent, {intent.action, policy::Outcome::kNotConnected, 0, "bot not running"}, 0,
+                   std::nullopt);
+      return;
+    }
+    // A bot that is starting (or reconnecting) gets the command's deadline to connect
+    // before the command counts as failed.
+    awaiting_ = intent;
+    const std::uint64_t gen = generation_;
+    connect_timer_.expires_after(intent.deadline);
+    connect_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_), gen](boost::system::error_code ec) {
+      if (ec || alive.expired() || !awaiting_) return;
+      auto waiting = std::move(*awaiting_);
+      awaiting_.reset();
+      if (gen != generation_) return;
+      finishAction(waiting,
+                   {waiting.action, policy::Outcome::kNotConnected, 0,
+                    "bot not connected to the bot socket within the " +
+                        config::formatDuration(waiting.deadline) + " deadline"},
+                   0, std::nullopt);
+    });
     return;
   }
   proto::ActionRequest req;
@@ -614,6 +640,16 @@ Result<void> SupervisedBot::bind(const std::shared_ptr<BotSession>& session) {
           {{"peer_pid", std::to_string(session->peer().pid)},
            {"peer_uid", std::to_string(session->peer().uid)},
            {"capabilities", caps}});
+  if (awaiting_) {
+    // After this returns the session sends its welcome; the command must follow it.
+    connect_timer_.cancel();
+    asio::post(env_.io, [this, alive = std::weak_ptr<bool>(alive_), gen = generation_] {
+      if (alive.expired() || !awaiting_ || gen != generation_) return;
+      auto waiting = std::move(*awaiting_);
+      awaiting_.reset();
+      execute(waiting);
+    });
+  }
   return okResult();
 }
 

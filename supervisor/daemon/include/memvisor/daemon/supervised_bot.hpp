@@ -125,6 +125,8 @@ class SupervisedBot {
   policy::PolicyState pstate_;
   std::shared_ptr<BotSession> session_;
   boost::asio::steady_timer sample_timer_;
+  boost::asio::steady_timer connect_timer_;  // a command waiting for the bot to connect
+  std::optional<policy::Intent> awaiting_;
   std::optional<Clock::time_point> last_sample_at_;
   std::optional<sampling::BotSample> last_sample_;
   std::optional<config::Bytes> last_metric_;
