@@ -16,8 +16,7 @@ bool isPermitted(const AccessPolicy& policy, const PeerCred& peer) {
 std::string refusalMessage(const PeerCred& peer, std::string_view socket_path) {
   return "uid " + std::to_string(peer.uid) + " (gid " + std::to_string(peer.gid) +
          ") is not permitted to use the control socket " + std::string(socket_path) +
-         "; allow it with control.allow_uids / control.allow_gids (or control.group) in the "
-         "memvisord config";
+         "; allow it with daemon.allowed_uids or daemon.allowed_gids in memvisord's config";
 }
 
 std::vector<gid_t> parseStatusGroups(std::string_view text) {
