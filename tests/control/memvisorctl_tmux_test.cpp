@@ -30,10 +30,12 @@ class Tmux {
     args.insert(args.begin(), {"tmux", "-L", name_});
     return testing::runProcess(args, {"TERM=xterm-256color"});
   }
-  // Runs `command` in a 160x40 window; the pane then prints EXITED=<code> and waits.
+  // Runs `command` in a 160x40 window; the pane then prints EXITED=<code> and waits. The
+  // wrapping sh survives a Ctrl-C sent to the command (the trap; its child gets SIGINT's
+  // default disposition back).
   bool start(const std::string& command) {
     return tmux({"new-session", "-d", "-x", "160", "-y", "40", "sh", "-c",
-                 command + "; echo EXITED=$?; sleep 60"})
+                 "trap : INT; " + command + "; echo EXITED=$?; sleep 60"})
                .code == 0;
   }
   void keys(std::vector<std::string> k) {
@@ -110,6 +112,14 @@ TEST_F(CtlTmux, ShellCompletesCommandsAndBotNamesAndKeepsHistory) {
   tmux_.keys({"Enter"});
   ASSERT_TRUE(tmux_.waitFor("amayo: swept", 10s, 2)) << tmux_.last();
 
+  // Ctrl-C ends a follow and returns to the prompt; at the prompt it only clears the line.
+  tmux_.keys({"events --follow", "Enter"});
+  ASSERT_TRUE(tmux_.waitFor("tester threshold rss crossed 70%")) << tmux_.last();
+  tmux_.keys({"C-c"});
+  tmux_.keys({"pi", "C-c"});
+  tmux_.keys({"pid amayo", "Enter"});
+  ASSERT_TRUE(tmux_.waitFor("\n4242\n")) << tmux_.last();
+
   tmux_.keys({"help", "Enter"});
   ASSERT_TRUE(tmux_.waitFor("Type help COMMAND")) << tmux_.last();
   tmux_.keys({"quit", "Enter"});
@@ -118,7 +128,9 @@ TEST_F(CtlTmux, ShellCompletesCommandsAndBotNamesAndKeepsHistory) {
   std::stringstream h;
   h << hist.rdbuf();
   // libedit's format: one entry a line, spaces as \040; repeats are kept once.
-  EXPECT_NE(h.str().find("\nstatus\nsweep\\040amayo\nhelp\n"), std::string::npos) << h.str();
+  EXPECT_NE(h.str().find("\nstatus\nsweep\\040amayo\nevents\\040--follow\npid\\040amayo\nhelp\n"),
+            std::string::npos)
+      << h.str();
 }
 
 TEST_F(CtlTmux, TopShowsMemoryOverTimeThresholdsAndRecentEventsAndQuitsOnQ) {

@@ -23,7 +23,10 @@ std::vector<std::string> g_candidates;
 std::vector<std::string> g_bot_cache;
 std::chrono::steady_clock::time_point g_bot_cache_at{};
 
-void onInterrupt(int) {}  // wakes a blocked poll(); the command returns to the prompt
+volatile std::sig_atomic_t g_interrupted = 0;
+
+// Wakes a blocked poll() (the command returns to the prompt) or readline() (a new prompt).
+void onInterrupt(int) { g_interrupted = 1; }
 
 // Splits a line into words; '...' and "..." quote, backslash escapes.
 std::vector<std::string> tokenize(const std::string& line) {
@@ -173,9 +176,11 @@ int runShell(Context& ctx) {
 
   std::string last_added;
   while (true) {
+    g_interrupted = 0;
     char* raw = readline("memvisor> ");
     if (raw == nullptr) {
       std::cout << "\n";
+      if (g_interrupted) continue;  // Ctrl-C at the prompt: a fresh line, as in a shell
       break;
     }
     std::string line(raw);
@@ -186,7 +191,9 @@ int runShell(Context& ctx) {
     if (line != last_added) add_history(line.c_str());
     last_added = line;
     if (words[0] == "quit" || words[0] == "exit") break;
+    g_interrupted = 0;
     runLine(ctx, words);
+    if (g_interrupted) std::cout << "\n";  // after the ^C the terminal echoed
   }
   if (!hist.empty()) {
     stifle_history(1000);
