@@ -102,7 +102,7 @@ TEST_F(CtlTmux, ShellCompletesCommandsAndBotNamesAndKeepsHistory) {
 
   // Two candidates: a second Tab lists both ("all" and the bot names).
   tmux_.keys({"trim ", "Tab", "Tab"});
-  ASSERT_TRUE(tmux_.waitFor("tester")) << tmux_.last();
+  ASSERT_TRUE(tmux_.waitFor("tester", 10s, 2)) << tmux_.last();  // the table had one
   EXPECT_NE(tmux_.last().find("all"), std::string::npos) << tmux_.last();
   tmux_.keys({"C-u"});  // drop the half-typed line
   tmux_.keys({"C-a", "C-k"});
