@@ -60,6 +60,22 @@ TEST(Cli, NamesFileLineAndKeyAndExitsThreeWhenTheConfigIsInvalid) {
   EXPECT_EQ(s.code, 3) << s.output;
 }
 
+TEST(Cli, AcceptsEveryConfigShippedInDeploy) {
+  std::vector<fs::path> files;
+  for (const auto& dir : {fs::path(MEMVISOR_DEPLOY_DIR), fs::path(MEMVISOR_DEPLOY_DIR) / "examples"}) {
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().extension() == ".yaml" && e.path().filename() != "kubernetes-sidecar.yaml") {
+        files.push_back(e.path());
+      }
+    }
+  }
+  ASSERT_GE(files.size(), 8u);
+  for (const auto& f : files) {
+    const CliRun r = run("--check-config " + f.string());
+    EXPECT_EQ(r.code, 0) << f << "\n" << r.output;
+  }
+}
+
 TEST(Cli, ExitsTwoOnUsageErrors) {
   EXPECT_EQ(run("").code, 2);
   EXPECT_EQ(run("--no-such-flag").code, 2);

@@ -1,0 +1,31 @@
+# memvisor image: memvisord, memvisorctl and the reference bot (memvisor-bot) on Debian 12.
+#   docker build -t memvisor .
+# Used by docker-compose.yml (memvisord as a sidecar of the bot) and
+# deploy/kubernetes-sidecar.yaml. memvisord works as PID 1: it reaps every child and
+# forwards SIGTERM/SIGINT to the bots it started as a graceful stop.
+
+FROM debian:12 AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      g++ cmake ninja-build pkg-config \
+      libboost-dev prometheus-cpp-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libedit-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cmake --preset release -DMEMVISOR_BUILD_TESTS=OFF -DMEMVISOR_BUILD_BENCH=OFF \
+ && cmake --build --preset release --target memvisord memvisorctl memvisor-bot \
+ && install -D -m 0755 build/release/supervisor/memvisord/memvisord /out/usr/local/sbin/memvisord \
+ && install -D -m 0755 build/release/supervisor/memvisorctl/memvisorctl /out/usr/local/bin/memvisorctl \
+ && install -D -m 0755 build/release/bot/reference/memvisor-bot /out/usr/local/bin/memvisor-bot \
+ && install -D -m 0644 deploy/examples/attach-connect.yaml /out/etc/memvisor/memvisord.yaml
+
+FROM debian:12-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libyaml-cpp0.7 libedit2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --uid 1000 --user-group --no-create-home --shell /usr/sbin/nologin bot \
+ && install -d -o 1000 -g 1000 -m 0755 /run/memvisor
+COPY --from=build /out/ /
+USER 1000:1000
+# The sidecar config: supervise the bot that connects as uid 1000 (see deploy/README.md).
+CMD ["memvisord", "--config", "/etc/memvisor/memvisord.yaml"]
