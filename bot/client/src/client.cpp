@@ -125,6 +125,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     hello.name = opt.name;
     for (const auto& [action, handler] : actions) hello.capabilities.push_back(proto::toString(action));
     hello.capabilities.emplace_back("stats");
+    hello.capabilities.emplace_back("events");
     if (shutdown_handler) hello.capabilities.emplace_back("shutdown");
     enqueue(c, proto::encodeFrame(hello), false);
     startRead(c);

@@ -48,9 +48,9 @@ proto::MemFigures currentFigures(const std::string& proc_root) {
   proto::MemFigures f;
   if (auto rss = readRssBytes(proc_root, "self")) f.rss_bytes = *rss;
   const struct mallinfo2 mi = mallinfo2();
-  f.heap_used_bytes = static_cast<std::int64_t>(mi.uordblks);
-  f.heap_total_bytes = static_cast<std::int64_t>(mi.arena);
-  f.external_bytes = static_cast<std::int64_t>(mi.hblkhd);
+  // The mapping PROTOCOL.md gives for C++ bots.
+  f.heap_used_bytes = static_cast<std::int64_t>(mi.uordblks + mi.hblkhd);
+  f.heap_total_bytes = static_cast<std::int64_t>(mi.arena + mi.hblkhd);
   return f;
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <optional>
 
 #include "actions.hpp"
 #include "bot_state.hpp"
@@ -81,7 +82,7 @@ struct App::Impl {
   double lag_sum_ms = 0;
   std::int64_t lag_samples = 0;
   double lag_last_mean_ms = 0;
-  Clock::time_point last_optimizer = Clock::time_point::min();
+  std::optional<Clock::time_point> last_optimizer;
 
   std::int64_t nowMs() const {
     return std::chrono::duration_cast<milliseconds>(Clock::now() - started).count();
@@ -141,11 +142,11 @@ struct App::Impl {
 
   // ---- figures and logs ----------------------------------------------------------------
 
-  // glibc's figures plus the payload arena, which glibc does not see: ext = malloc's mmapped
-  // chunks + arena segments (like Node's "external": memory outside the heap proper).
+  // glibc's figures plus the payload arena, which malloc does not see: ext = the arena's
+  // mapped segments (like Node's "external": memory outside the heap proper).
   proto::MemFigures figures() const {
     auto f = client::currentFigures();
-    f.external_bytes = f.external_bytes.value_or(0) + state.arena().mappedBytes();
+    f.external_bytes = state.arena().mappedBytes();
     return f;
   }
 
@@ -302,7 +303,8 @@ struct App::Impl {
       every(newTimer(), kOptimizerCheck, [this] {
         const auto f = figures();
         const std::int64_t used = f.heap_used_bytes.value_or(0) + f.external_bytes.value_or(0);
-        if (used > (opt.bot.optimizer_threshold_mb << 20) && Clock::now() - last_optimizer > kOptimizerCooldown) {
+        if (used > (opt.bot.optimizer_threshold_mb << 20) &&
+            (!last_optimizer || Clock::now() - *last_optimizer > kOptimizerCooldown)) {
           optimizerRun("threshold");
         }
       });

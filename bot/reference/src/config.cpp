@@ -138,6 +138,10 @@ Result<void> validateWorkload(const WorkloadConfig& w) {
     errors.push_back("--fragment-size must hold at least 9 blocks of --fragment-block");
   }
   if (w.hang && w.ignore_commands) errors.push_back("--hang and --ignore-commands exclude each other");
+  if (w.spike_bytes > 0 && w.spike_hold_s >= w.spike_interval_s) {
+    errors.push_back("--spike-hold must be shorter than --spike-interval");
+  }
+  if (w.hang_after_s > 0 && !w.hang) errors.push_back("--hang-after needs --hang");
   if (errors.empty()) return okResult();
   std::string msg;
   for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + e;

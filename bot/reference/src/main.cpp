@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
-#include <map>
 
 #include "app.hpp"
 #include "config.hpp"
@@ -48,11 +47,11 @@ int main(int argc, char** argv) {
   app.add_option("--body-min", w.body_min, "smallest message body, bytes")->transform(sizeValidator())->capture_default_str();
   app.add_option("--body-max", w.body_max, "largest message body, bytes (log-uniform in between; max 128KiB)")
       ->transform(sizeValidator())->check(CLI::Range(1, 128 * 1024))->capture_default_str();
-  const std::map<std::string, PayloadLayout> layouts{{"segments", PayloadLayout::kSegments}, {"heap", PayloadLayout::kHeap}};
-  app.add_option("--payload-layout", w.layout,
+  std::string layout = "segments";
+  app.add_option("--payload-layout", layout,
                  "where message payloads live: segments (mmap'd, returned when empty) or heap (new[] each)")
-      ->transform(CLI::CheckedTransformer(layouts, CLI::ignore_case))
-      ->default_str("segments");
+      ->check(CLI::IsMember({"segments", "heap"}))
+      ->capture_default_str();
   app.add_flag("--bloat", w.bloat, "cache limits and periodic sweepers off: caches grow without bound");
   app.add_option("--leak", w.leak_bytes_per_s, "retain RATE bytes per second outside any cache (e.g. 1MiB)")
       ->transform(sizeValidator());
@@ -82,6 +81,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "memvisor-bot: error: %s\nRun with --help for usage.\n", e.what());
     return 2;
   }
+  w.layout = layout == "heap" ? PayloadLayout::kHeap : PayloadLayout::kSegments;
   auto cfg = loadBotConfig(profile, processEnv());
   if (!cfg) {
     std::fprintf(stderr, "memvisor-bot: configuration error:\n%s\n", cfg.error().message.c_str());

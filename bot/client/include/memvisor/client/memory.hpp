@@ -25,9 +25,10 @@ Result<Statm> readStatm(const std::string& proc_root, std::string_view pid);
 // Resident set in bytes of `pid` (reads statm), or an error with context.
 Result<std::int64_t> readRssBytes(const std::string& proc_root, std::string_view pid);
 
-// Heap figures from mallinfo2(): heap_used = uordblks (in-use arena bytes),
-// heap_total = arena (arena bytes obtained with brk/sbrk), external = hblkhd (bytes in
-// mmapped chunks), rss from statm. Absent when unreadable.
+// Heap figures from mallinfo2(), as PROTOCOL.md maps them for C++: heap_used = uordblks +
+// hblkhd (bytes in use, including malloc's mmapped chunks), heap_total = arena + hblkhd;
+// rss from statm (absent when unreadable). external_bytes is left to the bot (memory it
+// manages outside malloc).
 proto::MemFigures currentFigures(const std::string& proc_root = "/proc");
 
 // malloc_trim(0) and nothing else; returns whether glibc reported releasing memory.
