@@ -1,0 +1,153 @@
+// Supervisor as the control backend, on a real io_context with a real child process (a
+// `sleep` that never connects): status, runtime limits, actions on a bot without a session,
+// unknown bots, a refused reload that keeps the running config, and an orderly shutdown.
+#include "memvisor/daemon/supervisor.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include "memvisor/config/load.hpp"
+
+namespace memvisor::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+template <typename Pred>
+bool runUntil(boost::asio::io_context& io, Pred pred, milliseconds limit = milliseconds(5000)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!pred() && std::chrono::steady_clock::now() < end) {
+    io.restart();
+    io.run_for(milliseconds(10));
+  }
+  return pred();
+}
+
+class SupervisorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "memvisor-sup-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+    auto cfg = config::loadConfigString(yaml("256MiB"), "test.yaml");
+    ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+    Supervisor::Options o;
+    o.wall_ms = [] { return std::int64_t{1000}; };
+    o.load_config = [this]() -> Result<config::Config> {
+      return config::loadConfigString(next_yaml_, "test.yaml");
+    };
+    journal_ = std::make_unique<journal::Journal>(journal::Options{});
+    supervisor_ = std::make_unique<Supervisor>(io_, *journal_, signaller_, reaper_, *cfg, o);
+    ASSERT_TRUE(supervisor_->start().ok());
+    ASSERT_TRUE(runUntil(io_, [&] { return supervisor_->find("amayo")->pid() > 0; }));
+  }
+  void TearDown() override {
+    bool done = false;
+    if (supervisor_) supervisor_->shutdown([&] { done = true; });
+    EXPECT_TRUE(runUntil(io_, [&] { return done; }, milliseconds(10000)));
+    supervisor_.reset();
+    fs::remove_all(dir_);
+  }
+  std::string yaml(const std::string& limit) const {
+    return "daemon:\n  bot_socket: " + dir_ + "/bot.sock\n  control_socket: " + dir_ +
+           "/ctl.sock\nbots:\n  - name: amayo\n    limit: " + limit +
+           "\n    stop_timeout: 200ms\n    deadlines: {shutdown: 100ms}\n"
+           "    spawn: {command: [sleep, \"30\"]}\n";
+  }
+  proto::Message call(const proto::Message& request) {
+    std::optional<proto::Message> reply;
+    supervisor_->handle(request, [&](proto::Message m) { reply = std::move(m); });
+    EXPECT_TRUE(runUntil(io_, [&] { return reply.has_value(); }));
+    return reply.value_or(proto::ErrorMsg{});
+  }
+
+  boost::asio::io_context io_;
+  std::string dir_;
+  std::string next_yaml_;
+  PidfdSignaller signaller_;
+  ChildReaper reaper_;
+  std::unique_ptr<journal::Journal> journal_;
+  std::unique_ptr<Supervisor> supervisor_;
+};
+
+TEST_F(SupervisorTest, ReportsTheBotsStateAndLimitInStatus) {
+  auto m = call(proto::StatusRequest{7, {}});
+  const auto& res = std::get<proto::StatusResult>(m);
+  EXPECT_EQ(res.id, 7u);
+  ASSERT_EQ(res.bots.size(), 1u);
+  const auto& b = res.bots[0];
+  EXPECT_EQ(b.name, "amayo");
+  EXPECT_EQ(b.state, "STARTING");
+  EXPECT_GT(b.pid, 0);
+  EXPECT_FALSE(b.connected);
+  EXPECT_EQ(b.limit_bytes, 256 * config::kMiB);
+  EXPECT_EQ(b.limit_source, "config");
+  EXPECT_EQ(b.metric, "rss");
+}
+
+TEST_F(SupervisorTest, SetsTheLimitAtRuntime) {
+  auto m = call(proto::LimitRequest{1, "amayo", 128 * config::kMiB});
+  const auto& res = std::get<proto::LimitResult>(m);
+  EXPECT_EQ(res.limit_bytes, 128 * config::kMiB);
+  EXPECT_EQ(res.source, "runtime");
+  const auto& st = std::get<proto::StatusResult>(call(proto::StatusRequest{2, {"amayo"}}));
+  EXPECT_EQ(st.bots.at(0).limit_bytes, 128 * config::kMiB);
+  EXPECT_EQ(st.bots.at(0).limit_source, "runtime");
+  const auto entries = journal_->since(0, std::string("amayo"));
+  bool journalled = false;
+  for (const auto& e : entries) journalled = journalled || (e.kind == "config" && e.message.find("128 MiB") != std::string::npos);
+  EXPECT_TRUE(journalled);
+}
+
+TEST_F(SupervisorTest, AnswersNotConnectedWhenTheBotHasNoSession) {
+  auto m = call(proto::RunRequest{3, "all", proto::Action::kTrim});
+  const auto& res = std::get<proto::RunResult>(m);
+  ASSERT_EQ(res.results.size(), 1u);
+  EXPECT_FALSE(res.results[0].ok);
+  EXPECT_EQ(res.results[0].code, proto::errc::kNotConnected);
+}
+
+TEST_F(SupervisorTest, RefusesAnUnknownBot) {
+  auto m = call(proto::LimitRequest{4, "nobody", std::nullopt});
+  const auto& err = std::get<proto::ErrorMsg>(m);
+  EXPECT_EQ(err.id, 4u);
+  EXPECT_EQ(err.code, proto::errc::kUnknownBot);
+}
+
+TEST_F(SupervisorTest, RefusesABadReloadAndKeepsTheRunningConfig) {
+  next_yaml_ = "bots:\n  - name: amayo\n    limit: 300\n    spawn: {command: [x]}\n";
+  const pid_t before = supervisor_->find("amayo")->pid();
+  auto m = call(proto::ReloadRequest{5});
+  const auto& res = std::get<proto::ReloadResult>(m);
+  EXPECT_FALSE(res.ok);
+  ASSERT_FALSE(res.errors.empty());
+  EXPECT_NE(res.errors[0].find("bots[0].limit"), std::string::npos) << res.errors[0];
+  EXPECT_EQ(supervisor_->find("amayo")->pid(), before);
+  EXPECT_EQ(supervisor_->find("amayo")->limit(), 256 * config::kMiB);
+  // A good file applies in place, without restarting the bot.
+  next_yaml_ = yaml("200MiB");
+  const auto& ok = std::get<proto::ReloadResult>(call(proto::ReloadRequest{6}));
+  EXPECT_TRUE(ok.ok);
+  EXPECT_EQ(supervisor_->find("amayo")->limit(), 200 * config::kMiB);
+  EXPECT_EQ(supervisor_->find("amayo")->pid(), before);
+}
+
+TEST_F(SupervisorTest, StopsAndStartsTheBotOnLifecycleRequests) {
+  const pid_t first = supervisor_->find("amayo")->pid();
+  auto stopped = std::get<proto::LifecycleResult>(call(proto::LifecycleRequest{8, "amayo", proto::LifecycleOp::kStop}));
+  ASSERT_EQ(stopped.results.size(), 1u);
+  EXPECT_TRUE(stopped.results[0].ok);
+  EXPECT_EQ(stopped.results[0].message, "STOPPED");
+  EXPECT_EQ(supervisor_->find("amayo")->pid(), 0);
+  auto started = std::get<proto::LifecycleResult>(call(proto::LifecycleRequest{9, "amayo", proto::LifecycleOp::kStart}));
+  EXPECT_TRUE(started.results.at(0).ok);
+  EXPECT_GT(supervisor_->find("amayo")->pid(), 0);
+  EXPECT_NE(supervisor_->find("amayo")->pid(), first);
+}
+
+}  // namespace
+}  // namespace memvisor::daemon
