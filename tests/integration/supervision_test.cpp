@@ -43,6 +43,14 @@ TEST(Supervision, KeepsABloatingBotUnderItsLimitWithSweepAndCompactAndNoRestart)
   };
   ASSERT_TRUE(d.waitFor(reclaimed, 40s, 1)) << d.journalText();
   ASSERT_TRUE(d.waitForKind("recovered", 10s)) << d.journalText();
+  // memvisord itself stays small: a memory and fd budget for the sidecar.
+  const std::string status = slurp("/proc/" + std::to_string(d.pid) + "/status");
+  const auto rss_at = status.find("VmRSS:");
+  ASSERT_NE(rss_at, std::string::npos);
+  EXPECT_LT(std::atoll(status.c_str() + rss_at + 6), 32 * 1024) << "memvisord VmRSS in kB";
+  std::size_t fds = 0;
+  for ([[maybe_unused]] const auto& fd : fs::directory_iterator("/proc/" + std::to_string(d.pid) + "/fd")) ++fds;
+  EXPECT_LT(fds, 32u) << "memvisord open fds";
   ASSERT_EQ(d.stop(), 0) << d.journalText();
   EXPECT_EQ(WEXITSTATUS(d.status), 0);
 
