@@ -262,6 +262,21 @@ TEST_F(Ctl, HelpHasExamplesAndExitCodes) {
   EXPECT_NE(r.out.find("--follow"), std::string::npos) << r.out;
 }
 
+TEST_F(Ctl, ManPageIsGeneratedFromTheCommandTable) {
+  auto r = testing::runProcess({kCtl, "--man"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out.rfind(".TH MEMVISORCTL 1", 0), 0u);
+  for (const char* c : {"status", "trim", "sweep", "compact", "restart", "stop", "start", "pid",
+                        "limit", "reload", "events", "top"}) {
+    EXPECT_NE(r.out.find(std::string(".B ") + c), std::string::npos) << c;
+  }
+  EXPECT_NE(r.out.find(".SH EXIT STATUS"), std::string::npos);
+  if (testing::runProcess({"groff", "-v"}).code != 0) GTEST_SKIP() << "groff not installed";
+  auto g = testing::runProcess({"groff", "-man", "-ww", "-z"}, {}, r.out);
+  EXPECT_EQ(g.code, 0);
+  EXPECT_EQ(g.err, "") << "groff warnings";
+}
+
 TEST_F(Ctl, MissingSocketExits3InWords) {
   auto r = testing::runProcess({kCtl, "--socket", dir_.file("absent.sock"), "status"});
   EXPECT_EQ(r.code, 3);

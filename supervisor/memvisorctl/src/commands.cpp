@@ -467,6 +467,55 @@ void printCommandList(Context& ctx) {
   *ctx.out << "Type help COMMAND for a command's options and examples.\n";
 }
 
+// roff escapes: a leading dot or quote would be a request, backslash an escape.
+std::string roff(std::string_view text) {
+  std::string out;
+  bool line_start = true;
+  for (char c : text) {
+    if (line_start && (c == '.' || c == '\'')) out += "\\&";
+    if (c == '\\')
+      out += "\\e";
+    else if (c == '-')
+      out += "\\-";
+    else
+      out += c;
+    line_start = c == '\n';
+  }
+  return out;
+}
+
+// The manual page, generated from the same table as --help: memvisorctl --man > memvisorctl.1
+void printManPage(std::ostream& out) {
+  out << ".TH MEMVISORCTL 1 \"2026\" \"memvisor 0.1.0\" \"memvisor manual\"\n"
+      << ".SH NAME\nmemvisorctl \\- control memvisord, the memory supervisor for long-running "
+         "bots\n"
+      << ".SH SYNOPSIS\n.B memvisorctl\n[\\fB\\-\\-socket\\fR \\fIPATH\\fR] [\\fB\\-\\-json\\fR] "
+         "[\\fB\\-\\-no\\-color\\fR] [\\fB\\-\\-timeout\\fR \\fIDURATION\\fR] "
+         "[\\fICOMMAND\\fR [\\fIARGS\\fR...]]\n"
+      << ".SH DESCRIPTION\nmemvisorctl talks to memvisord over its control socket, the way "
+         "supervisorctl talks to supervisord. With no command it starts an interactive shell "
+         "with history and tab completion of commands and bot names.\n"
+      << ".SH COMMANDS\n";
+  for (const auto& c : kCommands) {
+    if (c.args == ArgKind::kShell) continue;
+    out << ".TP\n.B " << roff(c.usage) << "\n" << roff(c.summary) << ".\n";
+    if (*c.details) out << ".sp\n.nf\n" << roff(c.details) << "\n.fi\n";
+  }
+  out << ".SH OPTIONS\n"
+      << ".TP\n.BI \\-\\-socket \" PATH\"\nControl socket (else $MEMVISOR_CONTROL_SOCKET, else "
+      << roff(kDefaultSocket) << ").\n"
+      << ".TP\n.B \\-\\-json\nMachine-readable output.\n"
+      << ".TP\n.B \\-\\-no\\-color\nNo colour even on a terminal (NO_COLOR does the same).\n"
+      << ".TP\n.BI \\-\\-timeout \" DURATION\"\nHow long to wait for memvisord (default 60s).\n"
+      << ".SH EXIT STATUS\n"
+      << ".TP\n0\nsuccess\n.TP\n1\nan action or request failed\n.TP\n2\nusage error\n"
+      << ".TP\n3\ncannot connect to memvisord\n.TP\n4\nnot permitted\n"
+      << ".SH ENVIRONMENT\n.TP\n.B MEMVISOR_CONTROL_SOCKET\nthe control socket\n"
+      << ".TP\n.B NO_COLOR\nno colour when set\n"
+      << ".TP\n.B MEMVISORCTL_HISTORY\nthe shell's history file (default ~/.memvisorctl_history)\n"
+      << ".SH SEE ALSO\n.BR memvisord (8)\n";
+}
+
 }  // namespace
 
 const std::vector<Command>& commandTable() { return kCommands; }
@@ -530,6 +579,8 @@ int runCommandLine(Context& base, const std::vector<std::string>& argv) {
   app.add_flag("--json", ctx.json, "Machine-readable output (JSON)");
   app.add_flag("--no-color", ctx.no_color, "No colour even on a terminal");
   app.add_option("--timeout", timeout_text, "How long to wait for memvisord (default 60s)");
+  bool man = false;
+  app.add_flag("--man", man, "Print the manual page (roff): memvisorctl --man | man -l -");
 
   for (const auto& cmd : kCommands) {
     if (cmd.args == ArgKind::kShell && !ctx.in_shell) continue;
@@ -593,6 +644,10 @@ int runCommandLine(Context& base, const std::vector<std::string>& argv) {
       return kExitUsage;
     }
     ctx.timeout_ms = *d;
+  }
+  if (man) {
+    printManPage(*ctx.out);
+    return kExitOk;
   }
   if (ctx.socket.empty()) ctx.socket = kDefaultSocket;
   if (selected == nullptr) {
