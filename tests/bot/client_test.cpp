@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "fake_memvisord.hpp"
+#include "sanitizer.hpp"
 #include "memvisor/client/background_client.hpp"
 #include "memvisor/client/backoff.hpp"
 #include "memvisor/client/client.hpp"
@@ -216,6 +217,7 @@ TEST(Client, MarksReplyLateWhenHandlerOverrunsDeadline) {
 }
 
 TEST(Client, ReportsFreedBytesMeasuredFromRss) {
+  MEMVISOR_SKIP_WITHOUT_GLIBC_MALLOC();
   Fixture f;
   // 64 MiB in one block: glibc serves it with mmap, so freeing it lowers RSS at once.
   constexpr std::size_t kBytes = 64u << 20;

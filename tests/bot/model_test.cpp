@@ -9,6 +9,7 @@
 #include "bot_state.hpp"
 #include "gateway.hpp"
 #include "limited_cache.hpp"
+#include "sanitizer.hpp"
 #include "memvisor/client/memory.hpp"
 
 namespace memvisor::bot {
@@ -258,6 +259,7 @@ TEST(PayloadArena, GivesEvictedMessagesBackToTheOsWithoutTrim) {
 }
 
 TEST(PayloadArena, HeapLayoutHoldsTheMemoryUntilTrimmed) {
+  MEMVISOR_SKIP_WITHOUT_GLIBC_MALLOC();
   BotState s(1, 1, CacheLimits::unlimited(), PayloadLayout::kHeap);
   const std::string body(8000, 'b');
   std::vector<std::unique_ptr<char[]>> pins;
