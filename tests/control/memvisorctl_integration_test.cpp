@@ -252,6 +252,34 @@ TEST_F(EndToEnd, RefusesAnUnprivilegedUserAndJournalsIt) {
   EXPECT_NE(r.out.find("control_refused"), std::string::npos) << r.out;
 }
 
+std::size_t fdCount(pid_t pid) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(EndToEnd, ControlClientsLeaveNoDescriptorsBehindInTheDaemon) {
+  const pid_t pid = daemon_->pid();
+  ASSERT_EQ(ctl({"status"}).code, 0);
+  const std::size_t before = fdCount(pid);
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(ctl({"status"}).code, 0);
+  for (int i = 0; i < 5; ++i) {  // followers that die without a goodbye
+    Background follow({kCtl, "--socket", socket_, "events", "--follow"});
+    follow.waitFor("\n", 5s);
+    follow.stop(SIGKILL);
+  }
+  std::size_t after = 0;
+  for (int i = 0; i < 50; ++i) {  // the daemon notices the hang-ups on its next turn
+    after = fdCount(pid);
+    if (after <= before) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_LE(after, before);
+}
+
 TEST_F(EndToEnd, ReportsADaemonThatWentAway) {
   daemon_->stop();  // SIGTERM: orderly shutdown unlinks the socket
   daemon_.reset();
