@@ -198,19 +198,29 @@ TEST(Actions, SweepReportsEachCacheWithEntriesAndMeasuredBytes) {
   EXPECT_TRUE(out.ok);
 }
 
-TEST(Actions, MeasuredBytesAreRssBeforeMinusAfterEachStep) {
+TEST(Actions, MeasuredBytesAreRssBeforeMinusAfterEachStepAndEmptyStepsSkipTrim) {
   BotState s(1, 1, CacheLimits::unlimited());
   s.addMessage(0, 1, msgAt(0));
+  s.upsertUser(7, UserRecord{false, 0, "u"});
   FakeHeap heap;
   auto m = heap.measure();
+  int trims = 0;
   Measure counting{m.rss, [&] {
-                     heap.pending = 300;  // this trim gives 300 bytes back
+                     ++trims;
+                     heap.pending = 300;  // each trim gives 300 bytes back
                      m.trim();
                    }};
   auto out = runCompact(s, counting);
   ASSERT_EQ(out.details.size(), BotState::cacheNames().size() + 1);
-  for (const auto& d : out.details) EXPECT_EQ(d.freed_bytes, 300) << d.name;
+  std::map<std::string, std::int64_t> freed;
+  for (const auto& d : out.details) freed[d.name] = d.freed_bytes;
+  EXPECT_EQ(freed[kMessages], 300);
+  EXPECT_EQ(freed[kUsers], 300);
+  EXPECT_EQ(freed[kMembers], 0);  // empty: no trim
+  EXPECT_EQ(freed["heap"], 300);  // the final trim always runs
+  EXPECT_EQ(trims, 3);
   EXPECT_EQ(out.details.back().name, "heap");
+  EXPECT_FALSE(out.details.back().entries_before);
 }
 
 }  // namespace

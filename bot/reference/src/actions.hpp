@@ -1,6 +1,7 @@
 // What the reference bot does on memvisord's trim, sweep and compact, with the memory each
-// step really gave back: every step is followed by malloc_trim and measured as RSS before
-// minus RSS after that step (a freed entry lowers RSS only once its pages are returned).
+// step really gave back: every step that removed entries is followed by malloc_trim, and
+// measured as RSS before minus RSS after that step (a freed heap entry lowers RSS only once
+// its pages are returned; a payload segment as soon as it is empty).
 #pragma once
 
 #include <cstdint>
