@@ -34,7 +34,7 @@ struct Notice {
 const char* toString(Notice::Kind k);
 
 struct Options {
-  std::string path = "/run/memvisor/control.sock";
+  std::string path = "/run/memvisor/ctl.sock";  // config::DaemonConfig::control_socket
   std::optional<mode_t> mode;     // default 0600, or 0660 when `group` is set
   std::string group;              // group name or numeric gid; empty = none
   std::vector<uid_t> allow_uids;  // besides root and the daemon's own uid
