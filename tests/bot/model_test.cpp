@@ -187,14 +187,22 @@ TEST(Actions, SweepReportsEachCacheWithEntriesAndMeasuredBytes) {
   FakeHeap heap;
   BotConfig c;
   c.sweep_messages_lifetime_s = 10;  // normal urgency: 5 s
+  s.upsertMember(0, 1, MemberRecord{0, 1000, "idle"});
+  s.upsertMember(0, 2, MemberRecord{0, 9000, "active"});
+  s.setPresence(1, SmallRecord{1000, "stale"});
   auto out = runSweep(s, c, proto::Urgency::kNormal, 10000, heap.measure());
-  ASSERT_EQ(out.details.size(), 3u);
+  ASSERT_EQ(out.details.size(), 7u);
   EXPECT_EQ(out.details[0].name, kMessages);
   EXPECT_EQ(out.details[0].entries_before, 10);
   EXPECT_EQ(out.details[0].entries_after, 4);  // t = 6..9 s survive (> 10 - 5)
   EXPECT_EQ(out.details[0].freed_bytes, 0);    // the fake heap returned nothing
   EXPECT_EQ(out.details[1].name, kUsers);
   EXPECT_EQ(out.details[1].entries_after, 0);
+  EXPECT_EQ(out.details[3].name, kMembers);
+  EXPECT_EQ(out.details[3].entries_before, 2);
+  EXPECT_EQ(out.details[3].entries_after, 1);  // updated at 9 s: within 5 s of now
+  EXPECT_EQ(out.details[4].name, kPresences);
+  EXPECT_EQ(out.details[4].entries_after, 0);
   EXPECT_TRUE(out.ok);
 }
 

@@ -64,6 +64,10 @@ client::ActionOutcome runSweep(BotState& s, const BotConfig& c, proto::Urgency u
   add(kMessages, [&] { return s.sweepMessages(now_ms, lifetime); });
   add(kUsers, [&] { return s.sweepBotUsers(); });
   add(kThreads, [&] { return s.sweepArchivedThreads(now_ms, lifetime); });
+  add(kMembers, [&] { return s.sweepIdleMembers(now_ms, lifetime); });
+  for (const char* small : {kPresences, kReactions, kInvites}) {
+    add(small, [&] { return s.sweepStaleSmall(small, now_ms, lifetime); });
+  }
   return out;
 }
 

@@ -26,8 +26,9 @@ Measure processMeasure();  // /proc/self/statm + malloc_trim(0)
 std::int64_t sweepLifetimeMs(const BotConfig& c, proto::Urgency u);
 
 client::ActionOutcome runTrim(const Measure& m);
-// Every sweeper now: messages (lifetime by urgency), bot users, archived threads (same
-// lifetime). One detail per cache.
+// Every sweeper now, with the message lifetime scaled by urgency: messages, bot users,
+// archived threads, members not updated within the lifetime ("offline"), and presences,
+// reactions and invites older than it (when those caches are enabled). One detail per cache.
 client::ActionOutcome runSweep(BotState& s, const BotConfig& c, proto::Urgency u, std::int64_t now_ms,
                                const Measure& m);
 // Every cache shrunk to its minimum (empty) with its container capacity released, then a

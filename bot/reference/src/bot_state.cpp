@@ -54,6 +54,24 @@ std::size_t BotState::sweepArchivedThreads(std::int64_t now_ms, std::int64_t lif
   return n;
 }
 
+std::size_t BotState::sweepIdleMembers(std::int64_t now_ms, std::int64_t lifetime_ms) {
+  const std::int64_t cutoff = now_ms - lifetime_ms;
+  std::size_t n = 0;
+  for (auto& c : members_) {
+    n += c.sweep([cutoff](std::uint64_t, const MemberRecord& m) { return m.updated_ms <= cutoff; });
+  }
+  return n;
+}
+
+std::size_t BotState::sweepStaleSmall(const std::string& cache, std::int64_t now_ms, std::int64_t lifetime_ms) {
+  const std::int64_t cutoff = now_ms - lifetime_ms;
+  auto stale = [cutoff](std::uint64_t, const SmallRecord& r) { return r.at_ms <= cutoff; };
+  if (cache == kPresences) return presences_.sweep(stale);
+  if (cache == kReactions) return reactions_.sweep(stale);
+  if (cache == kInvites) return invites_.sweep(stale);
+  return 0;
+}
+
 namespace {
 template <typename V>
 std::size_t compactAll(std::vector<LimitedCache<V>>& caches, std::size_t keep) {

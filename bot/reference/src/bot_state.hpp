@@ -102,6 +102,10 @@ class BotState {
   std::size_t sweepBotUsers();
   // Archived threads created at or before now - lifetime.
   std::size_t sweepArchivedThreads(std::int64_t now_ms, std::int64_t lifetime_ms);
+  // "Offline" members: not updated since now - lifetime.
+  std::size_t sweepIdleMembers(std::int64_t now_ms, std::int64_t lifetime_ms);
+  // Presences, reactions and invites (when enabled) older than now - lifetime.
+  std::size_t sweepStaleSmall(const std::string& cache, std::int64_t now_ms, std::int64_t lifetime_ms);
 
   // Compaction: shrink one cache to `keep` entries per container (oldest go first) and
   // release the containers' spare capacity. Returns entries removed.
