@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -483,11 +484,7 @@ void Client::stop() {
   impl_->running = false;
   impl_->reconnect_timer.cancel();
   impl_->stats_timer.cancel();
-  if (auto c = impl_->conn) {
-    const bool was = c->established;
-    impl_->dropConn(c, "client stopped");
-    (void)was;
-  }
+  if (auto c = impl_->conn) impl_->dropConn(c, "client stopped");
 }
 
 bool Client::connected() const { return impl_->conn && impl_->conn->established && !impl_->conn->closed; }
