@@ -39,7 +39,8 @@ Outcome_ simulate(Mode mode, double growth_mib_s, Duration total) {
     bool timeout = false;
   };
   std::optional<Pending> pending;
-  std::optional<TimePoint> restarted_at;
+  // A sentinel instead of std::optional: GCC 12 -O2 reports a false maybe-uninitialized on it.
+  TimePoint restarted_at = TimePoint::max();
   while (now < end) {
     const double mib = base + cache + leak;
     const auto bytes = static_cast<Bytes>(mib * static_cast<double>(kMiB));
@@ -84,9 +85,9 @@ Outcome_ simulate(Mode mode, double growth_mib_s, Duration total) {
         onActionResult(s, ActionResult{pending->action, Outcome::kOk, static_cast<Bytes>(freed * kMiB), ""}, p, now);
         pending.reset();
       }
-      if (restarted_at && now >= *restarted_at) {
+      if (now >= restarted_at) {
         cache = leak = 0;
-        restarted_at.reset();
+        restarted_at = TimePoint::max();
         pending.reset();
         onBotStarted(s, p, now);
       }
