@@ -1,8 +1,7 @@
 // memvisord: the memory supervisor daemon. Parses the command line; everything else is in
 // memvisor_daemon (daemon_app.hpp).
-#include <iostream>
-
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "memvisor/daemon/daemon_app.hpp"
 
@@ -14,7 +13,8 @@ int main(int argc, char** argv) {
       "memvisord"};
   app.footer(
       "Signals: SIGTERM/SIGINT stop the bots memvisord started and exit (a second one kills\n"
-      "them at once); SIGHUP reloads the config (a bad file is refused, the old one keeps running).\n"
+      "them at once); SIGHUP reloads the config (a bad file is refused, the old one keeps "
+      "running).\n"
       "Exit status: 0 clean stop or valid config; 1 runtime failure; 2 usage error;\n"
       "3 invalid config; 4 start-up self-check failed (proc, sockets, bot commands).");
   std::string config_path;
@@ -42,8 +42,7 @@ int main(int argc, char** argv) {
   }
   if (!check_path.empty()) return daemon::checkConfig(check_path, std::cout, std::cerr);
   if (config_path.empty()) {
-    std::cerr << "Error: --config FILE is required (or --check-config FILE)\n"
-              << app.help();
+    std::cerr << "Error: --config FILE is required (or --check-config FILE)\n" << app.help();
     return daemon::kExitUsage;
   }
   daemon::DaemonOptions options;

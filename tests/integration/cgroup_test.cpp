@@ -1,12 +1,11 @@
 // memvisord and its bot inside a v1 memory cgroup the test creates with a kernel limit:
 // detection is event-driven for real (threshold eventfds on memory.usage_in_bytes), and the
 // bot is kept under memvisor's limit without the kernel ever OOM-killing it.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "daemon_harness.hpp"
 
@@ -35,7 +34,8 @@ class TestCgroup {
  public:
   explicit TestCgroup(const std::string& parent) {
     std::random_device rd;
-    dir = parent + "/memvisor-it-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 100000);
+    dir =
+        parent + "/memvisor-it-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 100000);
     created = ::mkdir(dir.c_str(), 0755) == 0;
   }
   ~TestCgroup() {
@@ -68,7 +68,8 @@ TEST(CgroupV1, WakesOnKernelThresholdEventsAndKeepsTheBotFromTheOomKiller) {
   const std::string parent = ownMemoryCgroup();
   if (parent.empty()) GTEST_SKIP() << "no cgroup v1 memory controller in /proc/self/cgroup";
   TestCgroup cg(parent);
-  if (!cg.created) GTEST_SKIP() << "cannot create a child cgroup under " << parent << ": " << std::strerror(errno);
+  if (!cg.created)
+    GTEST_SKIP() << "cannot create a child cgroup under " << parent << ": " << std::strerror(errno);
   if (::access((cg.dir + "/cgroup.event_control").c_str(), W_OK) != 0) {
     GTEST_SKIP() << "cgroup.event_control not writable in " << cg.dir;
   }
@@ -87,7 +88,8 @@ TEST(CgroupV1, WakesOnKernelThresholdEventsAndKeepsTheBotFromTheOomKiller) {
       - {at: 75%, action: compact, cooldown: 2s}
       - {at: 100%, action: restart, for: 30s}
     spawn:
-      command: [)" + kBot + R"(, --bloat, --rate, "8000", --progress-interval, "0"]
+      command: [)" +
+                kBot + R"(, --bloat, --rate, "8000", --progress-interval, "0"]
 )");
   d.start(cg.dir + "/cgroup.procs");
   auto detection = d.waitForKind("detection", 20s);
@@ -99,9 +101,13 @@ TEST(CgroupV1, WakesOnKernelThresholdEventsAndKeepsTheBotFromTheOomKiller) {
   // A crossing is acted upon, and compact brings the group back under memvisor's limit.
   auto first = d.waitForKind("threshold", 40s);
   ASSERT_TRUE(first) << d.journalText();
-  ASSERT_TRUE(d.waitFor([](const json& e) {
-    return str(e, "kind") == "action" && str(e, "action") == "compact" && str(e, "result") == "ok";
-  }, 40s)) << d.journalText();
+  ASSERT_TRUE(d.waitFor(
+      [](const json& e) {
+        return str(e, "kind") == "action" && str(e, "action") == "compact" &&
+               str(e, "result") == "ok";
+      },
+      40s))
+      << d.journalText();
   // Polling every 3-10 s at ~9 MB/s would notice the crossing tens of MiB late; the eventfd
   // wakes memvisord within about a MiB of it.
   EXPECT_LT(num(*first, "figure") - num(*first, "threshold_bytes"), 24ll << 20)

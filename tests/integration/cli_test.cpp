@@ -1,14 +1,13 @@
 // memvisord as a user meets it: --check-config and its exit codes, the start-up self-check,
 // SIGHUP reload refusing a bad file while the old config keeps running, and a stranger
 // refused on the bot socket without disturbing the daemon.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <array>
 #include <cstdio>
-
-#include <gtest/gtest.h>
 
 #include "daemon_harness.hpp"
 
@@ -36,8 +35,8 @@ CliRun run(const std::string& args) {
 }
 
 std::string simpleBot(const std::string& name, const char* limit = "256MiB") {
-  return "  - name: " + name + "\n    limit: " + limit +
-         "\n    spawn:\n      command: [" + kBot + ", --rate, \"50\", --progress-interval, \"0\"]\n";
+  return "  - name: " + name + "\n    limit: " + limit + "\n    spawn:\n      command: [" + kBot +
+         ", --rate, \"50\", --progress-interval, \"0\"]\n";
 }
 
 TEST(Cli, ExplainsAValidConfigAndExitsZero) {
@@ -62,7 +61,8 @@ TEST(Cli, NamesFileLineAndKeyAndExitsThreeWhenTheConfigIsInvalid) {
 
 TEST(Cli, AcceptsEveryConfigShippedInDeploy) {
   std::vector<fs::path> files;
-  for (const auto& dir : {fs::path(MEMVISOR_DEPLOY_DIR), fs::path(MEMVISOR_DEPLOY_DIR) / "examples"}) {
+  for (const auto& dir :
+       {fs::path(MEMVISOR_DEPLOY_DIR), fs::path(MEMVISOR_DEPLOY_DIR) / "examples"}) {
     for (const auto& e : fs::directory_iterator(dir)) {
       if (e.path().extension() == ".yaml" && e.path().filename() != "kubernetes-sidecar.yaml") {
         files.push_back(e.path());
@@ -84,7 +84,8 @@ TEST(Cli, ExitsTwoOnUsageErrors) {
 
 TEST(Cli, ExitsFourWhenTheSelfCheckFails) {
   Daemon d("selfcheck");
-  d.writeConfig("  - name: amayo\n    limit: 256MiB\n    spawn: {command: [/nonexistent/memvisor-bot]}\n");
+  d.writeConfig(
+      "  - name: amayo\n    limit: 256MiB\n    spawn: {command: [/nonexistent/memvisor-bot]}\n");
   const CliRun r = run("--config " + (d.dir / "memvisord.yaml").string());
   EXPECT_EQ(r.code, 4) << r.output;
   EXPECT_NE(r.output.find("/nonexistent/memvisor-bot not found"), std::string::npos) << r.output;
@@ -99,9 +100,8 @@ TEST(Reload, RefusesABadFileAndKeepsTheRunningConfigThenAppliesAGoodOne) {
 
   d.writeConfig("  - name: amayo\n    limit: 300\n    spawn: {command: [x]}\n");
   ASSERT_EQ(::kill(d.pid, SIGHUP), 0);
-  auto refused = d.waitFor([](const json& e) {
-    return str(e, "kind") == "config" && str(e, "level") == "error";
-  }, 10s);
+  auto refused = d.waitFor(
+      [](const json& e) { return str(e, "kind") == "config" && str(e, "level") == "error"; }, 10s);
   ASSERT_TRUE(refused) << d.journalText();
   EXPECT_NE(str(*refused, "msg").find("reload refused"), std::string::npos);
   EXPECT_NE(str(*refused, "error1").find("bots[0].limit"), std::string::npos) << refused->dump();
@@ -109,9 +109,13 @@ TEST(Reload, RefusesABadFileAndKeepsTheRunningConfigThenAppliesAGoodOne) {
 
   d.writeConfig(simpleBot("amayo", "128MiB"));
   ASSERT_EQ(::kill(d.pid, SIGHUP), 0);
-  ASSERT_TRUE(d.waitFor([](const json& e) {
-    return str(e, "kind") == "config" && str(e, "msg").find("256 MiB -> 128 MiB") != std::string::npos;
-  }, 10s)) << d.journalText();
+  ASSERT_TRUE(d.waitFor(
+      [](const json& e) {
+        return str(e, "kind") == "config" &&
+               str(e, "msg").find("256 MiB -> 128 MiB") != std::string::npos;
+      },
+      10s))
+      << d.journalText();
   EXPECT_TRUE(d.entries("exit").empty()) << "a limit change needs no restart";
   EXPECT_EQ(d.stop(), 0);
 }

@@ -14,14 +14,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace memvisor::testing {
 
@@ -77,7 +76,8 @@ class Daemon {
   fs::path writeConfig(const std::string& bots, const char* file = "memvisord.yaml") const {
     const fs::path p = dir / file;
     std::ofstream(p) << "daemon:\n  bot_socket: " << socket("bot.sock")
-                     << "\n  control_socket: " << socket("ctl.sock") << "\nbots:\n" << bots;
+                     << "\n  control_socket: " << socket("ctl.sock") << "\nbots:\n"
+                     << bots;
     return p;
   }
 

@@ -1,9 +1,8 @@
 // memvisord supervising the real reference bot: graded actions keep a bloating bot under
 // its limit without a restart; a leak escalates to a graceful restart before the kernel
 // limit; a hung bot's deadlines escalate; a bot killed from outside comes back with backoff.
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "daemon_harness.hpp"
 
@@ -29,7 +28,8 @@ TEST(Supervision, KeepsABloatingBotUnderItsLimitWithSweepAndCompactAndNoRestart)
       - {at: 90%, action: compact, for: 2 samples, cooldown: 3s}
       - {at: 100%, action: restart, for: 10s}
     spawn:
-      command: [)" + kBot + R"(, --bloat, --rate, "8000", --progress-interval, "0"]
+      command: [)" +
+                kBot + R"(, --bloat, --rate, "8000", --progress-interval, "0"]
 )");
   d.start();
   ASSERT_TRUE(d.waitForKind("session", 20s)) << d.journalText();  // the bot connected
@@ -49,7 +49,9 @@ TEST(Supervision, KeepsABloatingBotUnderItsLimitWithSweepAndCompactAndNoRestart)
   ASSERT_NE(rss_at, std::string::npos);
   EXPECT_LT(std::atoll(status.c_str() + rss_at + 6), 32 * 1024) << "memvisord VmRSS in kB";
   std::size_t fds = 0;
-  for ([[maybe_unused]] const auto& fd : fs::directory_iterator("/proc/" + std::to_string(d.pid) + "/fd")) ++fds;
+  for ([[maybe_unused]] const auto& fd :
+       fs::directory_iterator("/proc/" + std::to_string(d.pid) + "/fd"))
+    ++fds;
   EXPECT_LT(fds, 32u) << "memvisord open fds";
   ASSERT_EQ(d.stop(), 0) << d.journalText();
   EXPECT_EQ(WEXITSTATUS(d.status), 0);
@@ -79,7 +81,8 @@ TEST(Supervision, EscalatesALeakToAGracefulRestartBeforeTheKernelLimit) {
       - {at: 80%, action: compact}
       - {at: 90%, action: restart}
     spawn:
-      command: [)" + kBot + R"(, --leak, 8MiB, --rate, "200", --progress-interval, "0"]
+      command: [)" +
+                kBot + R"(, --leak, 8MiB, --rate, "200", --progress-interval, "0"]
 )");
   d.start();
   auto restart = d.waitFor(
@@ -91,9 +94,9 @@ TEST(Supervision, EscalatesALeakToAGracefulRestartBeforeTheKernelLimit) {
   // Graded first: something cheaper was tried before the restart.
   EXPECT_FALSE(d.entries("action").empty());
   // The bot was asked over the protocol, obeyed, and a new one was started.
-  ASSERT_TRUE(d.waitFor([](const json& e) {
-    return str(e, "kind") == "exit" && str(e, "expected") == "true";
-  }, 30s)) << d.journalText();
+  ASSERT_TRUE(d.waitFor(
+      [](const json& e) { return str(e, "kind") == "exit" && str(e, "expected") == "true"; }, 30s))
+      << d.journalText();
   ASSERT_TRUE(d.waitForKind("spawn", 30s, 1)) << d.journalText();
   const auto exits = d.entries("exit");
   EXPECT_EQ(str(exits.at(0), "status"), "exit 0") << "the bot should stop on `shutdown`";
@@ -132,19 +135,22 @@ TEST(Supervision, EscalatesWhenAHungBotMissesItsDeadlinesThenKillsAndRestartsIt)
     deadlines: {trim: 300ms, sweep: 300ms, compact: 300ms, shutdown: 300ms}
     stop_timeout: 300ms
     spawn:
-      command: [)" + kBot + R"(, --hang, --rate, "50", --progress-interval, "0"]
+      command: [)" +
+                kBot + R"(, --hang, --rate, "50", --progress-interval, "0"]
 )");
   d.start();
   // No answer within the deadline: a failed action...
-  auto timeout = d.waitFor([](const json& e) {
-    return str(e, "kind") == "action" && str(e, "result") == "timeout";
-  }, 30s);
+  auto timeout = d.waitFor(
+      [](const json& e) { return str(e, "kind") == "action" && str(e, "result") == "timeout"; },
+      30s);
   ASSERT_TRUE(timeout) << d.journalText();
   // ...that escalates to the next action up.
   const std::string next = str(*timeout, "action") == "trim" ? "sweep" : "compact";
-  auto escalation = d.waitFor([&](const json& e) {
-    return str(e, "kind") == "escalation" && str(e, "msg").find("timeout") != std::string::npos;
-  }, 20s);
+  auto escalation = d.waitFor(
+      [&](const json& e) {
+        return str(e, "kind") == "escalation" && str(e, "msg").find("timeout") != std::string::npos;
+      },
+      20s);
   ASSERT_TRUE(escalation) << d.journalText();
   if (str(*timeout, "action") != "compact") {
     EXPECT_EQ(str(*escalation, "action"), next);
@@ -168,21 +174,25 @@ TEST(Supervision, RestartsABotKilledFromOutsideWithExponentialBackoff) {
     poll: {min: 100ms, max: 1s}
     restart: {backoff_initial: 300ms, backoff_max: 5s, start_seconds: 30s, start_retries: 5}
     spawn:
-      command: [)" + kBot + R"(, --rate, "50", --progress-interval, "0"]
+      command: [)" +
+                kBot + R"(, --rate, "50", --progress-interval, "0"]
 )");
   d.start();
   std::vector<long long> delays;
   for (int round = 0; round < 2; ++round) {
     auto spawn = d.waitForKind("spawn", 30s, round);
     ASSERT_TRUE(spawn) << d.journalText();
-    ASSERT_TRUE(d.waitFor([](const json& e) {
-      return str(e, "kind") == "session" && str(e, "msg").rfind("bot connected", 0) == 0;
-    }, 30s, round)) << d.journalText();
+    ASSERT_TRUE(d.waitFor(
+        [](const json& e) {
+          return str(e, "kind") == "session" && str(e, "msg").rfind("bot connected", 0) == 0;
+        },
+        30s, round))
+        << d.journalText();
     const pid_t pid = static_cast<pid_t>(num(*spawn, "pid"));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
-    auto backoff = d.waitFor([](const json& e) {
-      return str(e, "kind") == "state" && str(e, "to") == "BACKOFF";
-    }, 30s, round);
+    auto backoff = d.waitFor(
+        [](const json& e) { return str(e, "kind") == "state" && str(e, "to") == "BACKOFF"; }, 30s,
+        round);
     ASSERT_TRUE(backoff) << d.journalText();
     const std::string msg = str(*backoff, "msg");
     EXPECT_NE(msg.find("signal 9 (KILL)"), std::string::npos) << msg;

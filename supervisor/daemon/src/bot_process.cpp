@@ -80,8 +80,8 @@ void BotProcess::spawnNow(const std::string& reason) {
   SpawnSpec spec = options_.spawn;
   setState(ProcessState::kStarting, reason);
   Result<void> prepared = hooks_.before_spawn ? hooks_.before_spawn(spec) : okResult();
-  Result<SpawnedProcess> spawned = prepared.ok() ? spawnProcess(spec)
-                                                 : Result<SpawnedProcess>(prepared.error());
+  Result<SpawnedProcess> spawned =
+      prepared.ok() ? spawnProcess(spec) : Result<SpawnedProcess>(prepared.error());
   if (!spawned) {
     const auto d = restart_policy_.onExit(milliseconds(0));
     if (d.give_up) {
@@ -100,7 +100,8 @@ void BotProcess::spawnNow(const std::string& reason) {
     if (ec || alive.expired() || inc != incarnation_) return;
     if (state_ == ProcessState::kStarting) {
       restart_policy_.reset();
-      setState(ProcessState::kRunning, "up for " + std::to_string(options_.restart.stable_after.count()) + "ms");
+      setState(ProcessState::kRunning,
+               "up for " + std::to_string(options_.restart.stable_after.count()) + "ms");
     }
   });
 }
@@ -113,10 +114,11 @@ void BotProcess::track(SpawnedProcess p, bool owned, const std::string& /*reason
   const pid_t pid = pidfd_.pid();
   if (owned) {
     const std::uint64_t inc = incarnation_;
-    reaper_.watch(pid, [this, alive = std::weak_ptr<bool>(alive_), inc](pid_t, const ExitInfo& info) {
-      if (alive.expired() || inc != incarnation_) return;
-      onExit(info);
-    });
+    reaper_.watch(pid,
+                  [this, alive = std::weak_ptr<bool>(alive_), inc](pid_t, const ExitInfo& info) {
+                    if (alive.expired() || inc != incarnation_) return;
+                    onExit(info);
+                  });
   }
   watchPidfd();
   if (hooks_.on_started) hooks_.on_started(pid, owned);
@@ -205,13 +207,14 @@ void BotProcess::scheduleStart(milliseconds delay, const std::string& reason) {
 void BotProcess::scheduleDiscover(milliseconds delay) {
   if (!options_.discover) return;  // adopted when it connects
   discover_timer_.expires_after(delay);
-  discover_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
-    if (ec || alive.expired() || pidfd_.valid() || stopping_) return;
-    if (auto pid = options_.discover ? options_.discover() : std::nullopt) {
-      if (adopt(*pid, "found").ok()) return;
-    }
-    scheduleDiscover(options_.discover_interval);
-  });
+  discover_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+        if (ec || alive.expired() || pidfd_.valid() || stopping_) return;
+        if (auto pid = options_.discover ? options_.discover() : std::nullopt) {
+          if (adopt(*pid, "found").ok()) return;
+        }
+        scheduleDiscover(options_.discover_interval);
+      });
 }
 
 Result<void> BotProcess::adopt(pid_t pid, const std::string& reason) {
@@ -285,11 +288,11 @@ void BotProcess::stopStep(int step, const std::string& reason) {
   }
   const std::uint64_t inc = incarnation_;
   timer_.expires_after(wait);
-  timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_), inc, step, reason](
-                        boost::system::error_code ec) {
-    if (ec || alive.expired() || inc != incarnation_ || !stopping_) return;
-    stopStep(step + 1, reason);
-  });
+  timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_), inc, step, reason](boost::system::error_code ec) {
+        if (ec || alive.expired() || inc != incarnation_ || !stopping_) return;
+        stopStep(step + 1, reason);
+      });
 }
 
 void BotProcess::sendSignal(int sig) {

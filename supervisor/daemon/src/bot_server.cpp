@@ -48,7 +48,7 @@ Result<void> prepareSocketPath(const std::string& path) {
       ::chmod(parent.c_str(), 0755);
     }
   }
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return okResult();
     return errnoError(errno, "checking " + path);
@@ -120,11 +120,11 @@ void BotServer::onAccepted(stream_protocol::socket socket) {
     peer = PeerCred{cred.pid, cred.uid, cred.gid};
   }
   const std::uint64_t id = next_id_++;
-  auto session = std::make_shared<BotSession>(
-      std::move(socket), peer, hooks_, options_.session, id,
-      [this, alive = std::weak_ptr<bool>(alive_)](std::uint64_t gone) {
-        if (!alive.expired()) sessions_.erase(gone);
-      });
+  auto session =
+      std::make_shared<BotSession>(std::move(socket), peer, hooks_, options_.session, id,
+                                   [this, alive = std::weak_ptr<bool>(alive_)](std::uint64_t gone) {
+                                     if (!alive.expired()) sessions_.erase(gone);
+                                   });
   if (sessions_.size() >= options_.max_connections) {
     if (hooks_.on_notice) hooks_.on_notice(peer, "too_many_connections", "connection refused");
     session->close("too many connections");

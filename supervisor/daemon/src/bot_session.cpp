@@ -47,36 +47,36 @@ void BotSession::start() {
   handshake_timer_.expires_after(options_.handshake_timeout);
   handshake_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (ec || self->closed_ || self->handshake_.established()) return;
-    self->fail(proto::errc::kTimeout, "no hello within " +
-                                          std::to_string(self->options_.handshake_timeout.count()) +
-                                          "ms");
+    self->fail(
+        proto::errc::kTimeout,
+        "no hello within " + std::to_string(self->options_.handshake_timeout.count()) + "ms");
   });
   read();
 }
 
 void BotSession::read() {
-  socket_.async_read_some(
-      asio::buffer(buffer_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-        if (self->closed_ || self->closing_) return;
-        if (ec) {
-          self->finish(ec == asio::error::eof ? "bot closed the connection"
-                                              : "read error: " + ec.message());
-          return;
-        }
-        self->framer_.feed(std::string_view(self->buffer_.data(), n));
-        std::string frame;
-        while (!self->closed_ && !self->closing_) {
-          const auto status = self->framer_.next(frame);
-          if (status == proto::Framer::Status::kNeedMore) break;
-          if (status == proto::Framer::Status::kTooLarge) {
-            self->fail(proto::errc::kFrameTooLarge,
-                       "frame longer than " + std::to_string(proto::kMaxFrameBytes) + " bytes");
-            return;
-          }
-          self->onFrame(frame);
-        }
-        if (!self->closed_ && !self->closing_) self->read();
-      });
+  socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](
+                                                     boost::system::error_code ec, std::size_t n) {
+    if (self->closed_ || self->closing_) return;
+    if (ec) {
+      self->finish(ec == asio::error::eof ? "bot closed the connection"
+                                          : "read error: " + ec.message());
+      return;
+    }
+    self->framer_.feed(std::string_view(self->buffer_.data(), n));
+    std::string frame;
+    while (!self->closed_ && !self->closing_) {
+      const auto status = self->framer_.next(frame);
+      if (status == proto::Framer::Status::kNeedMore) break;
+      if (status == proto::Framer::Status::kTooLarge) {
+        self->fail(proto::errc::kFrameTooLarge,
+                   "frame longer than " + std::to_string(proto::kMaxFrameBytes) + " bytes");
+        return;
+      }
+      self->onFrame(frame);
+    }
+    if (!self->closed_ && !self->closing_) self->read();
+  });
 }
 
 void BotSession::onFrame(const std::string& frame) {
@@ -97,12 +97,14 @@ void BotSession::onMessage(proto::Message m) {
     handshake_timer_.cancel();
     hello_ = *hello;
     if (hello->role != proto::Role::kBot) {
-      fail(proto::errc::kUnexpected, "this is the bot socket; control clients use the control socket");
+      fail(proto::errc::kUnexpected,
+           "this is the bot socket; control clients use the control socket");
       return;
     }
-    auto admission = hooks_.on_hello ? hooks_.on_hello(shared_from_this(), *hello)
-                                     : Result<SessionHooks::Admission>(
-                                           Error{proto::errc::kInternal, "no handler"});
+    auto admission =
+        hooks_.on_hello
+            ? hooks_.on_hello(shared_from_this(), *hello)
+            : Result<SessionHooks::Admission>(Error{proto::errc::kInternal, "no handler"});
     if (!admission) {
       fail(admission.error().code, admission.error().message);
       return;

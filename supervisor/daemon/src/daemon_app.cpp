@@ -5,15 +5,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include "memvisor/config/load.hpp"
 #include "memvisor/config/units.hpp"
@@ -52,8 +51,8 @@ void record(journal::Journal& j, const std::string& kind, proto::Level level,
 // Is `argv0` something exec can run (absolute/relative path, or found in PATH)?
 bool executable(const std::string& argv0, const std::string& cwd) {
   if (argv0.find('/') != std::string::npos) {
-    const fs::path p = fs::path(argv0).is_absolute() || cwd.empty() ? fs::path(argv0)
-                                                                     : fs::path(cwd) / argv0;
+    const fs::path p =
+        fs::path(argv0).is_absolute() || cwd.empty() ? fs::path(argv0) : fs::path(cwd) / argv0;
     return ::access(p.c_str(), X_OK) == 0;
   }
   const char* path = std::getenv("PATH");
@@ -70,8 +69,8 @@ bool executable(const std::string& argv0, const std::string& cwd) {
 
 std::string socketDirProblem(const std::string& what, const std::string& path) {
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
-    return what + " " + path + ": longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
-           " bytes";
+    return what + " " + path + ": longer than " +
+           std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes";
   }
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
@@ -81,8 +80,8 @@ std::string socketDirProblem(const std::string& what, const std::string& path) {
     dir = dir.parent_path();
   }
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-    return what + " " + path + ": directory " + dir.string() + " is not writable: " +
-           std::strerror(errno);
+    return what + " " + path + ": directory " + dir.string() +
+           " is not writable: " + std::strerror(errno);
   }
   return "";
 }
@@ -93,8 +92,9 @@ Result<config::Config> loadAndValidate(const std::string& path) {
   auto c = config::loadConfigFile(path);
   if (!c) return c;
   std::vector<std::string> problems;
-  for (const auto& [what, p] : {std::pair<std::string, std::string>{"daemon.bot_socket", c->daemon.bot_socket},
-                                {"daemon.control_socket", c->daemon.control_socket}}) {
+  for (const auto& [what, p] :
+       {std::pair<std::string, std::string>{"daemon.bot_socket", c->daemon.bot_socket},
+        {"daemon.control_socket", c->daemon.control_socket}}) {
     if (p.size() >= sizeof(sockaddr_un::sun_path)) {
       problems.push_back(path + ": " + what + ": socket path longer than " +
                          std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
@@ -123,7 +123,8 @@ int checkConfig(const std::string& path, std::ostream& out, std::ostream& err) {
   }
   out << config::explainConfig(*c);
   std::vector<std::string> warnings;
-  for (const auto& w : selfCheck(*c, sampling::SysPaths{}, &warnings)) out << "warning: " << w << "\n";
+  for (const auto& w : selfCheck(*c, sampling::SysPaths{}, &warnings))
+    out << "warning: " << w << "\n";
   for (const auto& w : warnings) out << "warning: " << w << "\n";
   out << path << ": OK\n";
   return kExitOk;
@@ -142,8 +143,8 @@ std::vector<std::string> selfCheck(const config::Config& config, const sampling:
     problems.push_back(p);
   }
   for (const auto& bot : config.bots) {
-    const auto& argv = bot.mode == config::Mode::kSpawn ? bot.spawn.command
-                                                        : bot.attach.restart_command;
+    const auto& argv =
+        bot.mode == config::Mode::kSpawn ? bot.spawn.command : bot.attach.restart_command;
     if (!argv.empty() && !executable(argv[0], bot.spawn.cwd)) {
       problems.push_back("bot " + bot.name + ": command " + argv[0] +
                          " not found or not executable");

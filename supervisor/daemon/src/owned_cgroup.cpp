@@ -18,7 +18,8 @@ Result<void> writeFile(const std::string& path, const std::string& value) {
   const ssize_t n = ::write(fd, value.data(), value.size());
   const int err = errno;
   ::close(fd);
-  if (n != static_cast<ssize_t>(value.size())) return errnoError(err, "writing " + value + " to " + path);
+  if (n != static_cast<ssize_t>(value.size()))
+    return errnoError(err, "writing " + value + " to " + path);
   return okResult();
 }
 }  // namespace

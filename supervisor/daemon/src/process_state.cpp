@@ -8,13 +8,20 @@ namespace memvisor::daemon {
 
 const char* toString(ProcessState s) {
   switch (s) {
-    case ProcessState::kStopped: return "STOPPED";
-    case ProcessState::kStarting: return "STARTING";
-    case ProcessState::kRunning: return "RUNNING";
-    case ProcessState::kBackoff: return "BACKOFF";
-    case ProcessState::kStopping: return "STOPPING";
-    case ProcessState::kExited: return "EXITED";
-    case ProcessState::kFatal: return "FATAL";
+    case ProcessState::kStopped:
+      return "STOPPED";
+    case ProcessState::kStarting:
+      return "STARTING";
+    case ProcessState::kRunning:
+      return "RUNNING";
+    case ProcessState::kBackoff:
+      return "BACKOFF";
+    case ProcessState::kStopping:
+      return "STOPPING";
+    case ProcessState::kExited:
+      return "EXITED";
+    case ProcessState::kFatal:
+      return "FATAL";
   }
   return "UNKNOWN";
 }

@@ -57,7 +57,7 @@ struct ChildFailure {
   int step;
   int err;
 };
-constexpr const char* kSteps[] = {"setpgid",  "join cgroup", "open /dev/null", "chdir",
+constexpr const char* kSteps[] = {"setpgid",   "join cgroup", "open /dev/null", "chdir",
                                   "setgroups", "setgid",      "setuid",         "exec"};
 
 [[noreturn]] void childFail(int fd, int step) {

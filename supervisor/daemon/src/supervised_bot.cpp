@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <charconv>
 #include <csignal>
@@ -12,8 +13,6 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
-
-#include <boost/asio/post.hpp>
 
 #include "memvisor/config/units.hpp"
 #include "memvisor/daemon/peer_auth.hpp"
@@ -37,8 +36,10 @@ std::string slurp(const std::string& path) {
 }
 
 std::optional<pid_t> parsePid(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
   pid_t pid = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
   if (ec != std::errc() || ptr != text.data() + text.size() || pid <= 0) return std::nullopt;
@@ -47,19 +48,26 @@ std::optional<pid_t> parsePid(std::string_view text) {
 
 config::ActionKind kindOf(proto::Action a) {
   switch (a) {
-    case proto::Action::kTrim: return config::ActionKind::kTrim;
-    case proto::Action::kSweep: return config::ActionKind::kSweep;
-    case proto::Action::kCompact: return config::ActionKind::kCompact;
+    case proto::Action::kTrim:
+      return config::ActionKind::kTrim;
+    case proto::Action::kSweep:
+      return config::ActionKind::kSweep;
+    case proto::Action::kCompact:
+      return config::ActionKind::kCompact;
   }
   return config::ActionKind::kTrim;
 }
 
 std::optional<proto::Action> protoAction(config::ActionKind a) {
   switch (a) {
-    case config::ActionKind::kTrim: return proto::Action::kTrim;
-    case config::ActionKind::kSweep: return proto::Action::kSweep;
-    case config::ActionKind::kCompact: return proto::Action::kCompact;
-    default: return std::nullopt;
+    case config::ActionKind::kTrim:
+      return proto::Action::kTrim;
+    case config::ActionKind::kSweep:
+      return proto::Action::kSweep;
+    case config::ActionKind::kCompact:
+      return proto::Action::kCompact;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -203,7 +211,8 @@ Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
         made = errnoError(errno, "creating cgroup " + dir);
       } else {
         const bool v1 = std::filesystem::exists(dir + "/memory.limit_in_bytes");
-        made = OwnedCgroup::adopt(v1 ? sampling::CgroupVersion::kV1 : sampling::CgroupVersion::kV2, dir);
+        made = OwnedCgroup::adopt(v1 ? sampling::CgroupVersion::kV1 : sampling::CgroupVersion::kV2,
+                                  dir);
       }
     } else {
       made = OwnedCgroup::create(env_.paths, config_.name);
@@ -217,7 +226,8 @@ Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
     }
     cgroup_.emplace(std::move(made.value()));
     if (auto r = applyKernelLimit(); !r) {
-      journal("cgroup", proto::Level::kWarn, "setting the kernel limit failed: " + r.error().message);
+      journal("cgroup", proto::Level::kWarn,
+              "setting the kernel limit failed: " + r.error().message);
     }
   }
   spec.cgroup_procs_path = cgroup_->procsPath();
@@ -257,8 +267,7 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
   scheduleSample(milliseconds(0));
 }
 
-void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_for,
-                             bool expected) {
+void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_for, bool expected) {
   sample_timer_.cancel();
   connect_timer_.cancel();
   awaiting_.reset();  // the policy state is renewed when the next incarnation starts
@@ -327,9 +336,10 @@ void SupervisedBot::armDetection() {
     detection_reason_ = reason;
     std::map<std::string, std::string> fields{
         {"cgroup", loc.describe()},
-        {"event_driven", plan.pollingOnly() || (!detection_.v1 && !detection_.v2_events && !detection_.psi)
-                             ? "false"
-                             : "true"}};
+        {"event_driven",
+         plan.pollingOnly() || (!detection_.v1 && !detection_.v2_events && !detection_.psi)
+             ? "false"
+             : "true"}};
     for (std::size_t i = 0; i < detection_.failures.size(); ++i) {
       fields["failure" + std::to_string(i)] = detection_.failures[i].message;
     }
@@ -342,7 +352,8 @@ void SupervisedBot::wake(const detection::Event& event) {
   (void)event;
   const auto now = Clock::now();
   if (last_sample_at_ && now - *last_sample_at_ < kMinSampleSpacing) {
-    scheduleSample(std::chrono::duration_cast<milliseconds>(kMinSampleSpacing - (now - *last_sample_at_)));
+    scheduleSample(
+        std::chrono::duration_cast<milliseconds>(kMinSampleSpacing - (now - *last_sample_at_)));
     return;
   }
   ++kernel_wakeups_;
@@ -351,16 +362,18 @@ void SupervisedBot::wake(const detection::Event& event) {
 
 void SupervisedBot::scheduleSample(milliseconds delay) {
   sample_timer_.expires_after(delay);
-  sample_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
-    if (ec || alive.expired()) return;
-    sampleNow();
-  });
+  sample_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+        if (ec || alive.expired()) return;
+        sampleNow();
+      });
 }
 
 std::optional<config::Bytes> SupervisedBot::metricOf(const sampling::BotSample& s) const {
   auto b = [](std::uint64_t v) { return static_cast<config::Bytes>(v); };
   switch (policy_.metric) {
-    case config::Metric::kRss: return b(s.rss_bytes);
+    case config::Metric::kRss:
+      return b(s.rss_bytes);
     case config::Metric::kPss:
       return s.pss_bytes ? b(*s.pss_bytes) : b(s.rss_bytes);
     case config::Metric::kWorkingSet:
@@ -440,17 +453,18 @@ void SupervisedBot::execute(const policy::Intent& intent) {
     awaiting_ = intent;
     const std::uint64_t gen = generation_;
     connect_timer_.expires_after(intent.deadline);
-    connect_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_), gen](boost::system::error_code ec) {
-      if (ec || alive.expired() || !awaiting_) return;
-      auto waiting = std::move(*awaiting_);
-      awaiting_.reset();
-      if (gen != generation_) return;
-      finishAction(waiting,
-                   {waiting.action, policy::Outcome::kNotConnected, 0,
-                    "bot not connected to the bot socket within the " +
-                        config::formatDuration(waiting.deadline) + " deadline"},
-                   0, std::nullopt);
-    });
+    connect_timer_.async_wait(
+        [this, alive = std::weak_ptr<bool>(alive_), gen](boost::system::error_code ec) {
+          if (ec || alive.expired() || !awaiting_) return;
+          auto waiting = std::move(*awaiting_);
+          awaiting_.reset();
+          if (gen != generation_) return;
+          finishAction(waiting,
+                       {waiting.action, policy::Outcome::kNotConnected, 0,
+                        "bot not connected to the bot socket within the " +
+                            config::formatDuration(waiting.deadline) + " deadline"},
+                       0, std::nullopt);
+        });
     return;
   }
   proto::ActionRequest req;
@@ -459,37 +473,36 @@ void SupervisedBot::execute(const policy::Intent& intent) {
   req.deadline_ms = std::max<std::int64_t>(1, intent.deadline.count());
   const auto t0 = Clock::now();
   const std::uint64_t gen = generation_;
-  session_->request(req, intent.deadline,
-                    [this, alive = std::weak_ptr<bool>(alive_), intent, t0, gen](Result<proto::Message> r) {
-                      if (alive.expired()) return;
-                      const double took =
-                          std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-                      policy::ActionResult res{intent.action, policy::Outcome::kOk, 0, ""};
-                      std::optional<proto::ActionResult> reply;
-                      if (!r) {
-                        res.outcome = outcomeOf(r.error());
-                        res.error = r.error().message;
-                      } else if (auto* ar = std::get_if<proto::ActionResult>(&r.value())) {
-                        reply = *ar;
-                        res.freed_bytes = ar->freed_bytes;
-                        if (!ar->ok) {
-                          res.outcome = policy::Outcome::kFailed;
-                          res.error = ar->error.empty() ? "bot reported failure" : ar->error;
-                        }
-                      } else {
-                        res.outcome = policy::Outcome::kFailed;
-                        res.error = "unexpected reply " + proto::typeName(r.value());
-                      }
-                      if (gen != generation_) {
-                        // The bot restarted meanwhile: the policy state is fresh; journal only.
-                        journal("action", proto::Level::kInfo,
-                                std::string(config::toString(intent.action)) +
-                                    " answered after the bot restarted: " +
-                                    policy::toString(res.outcome));
-                        return;
-                      }
-                      finishAction(intent, res, took, reply);
-                    });
+  session_->request(
+      req, intent.deadline,
+      [this, alive = std::weak_ptr<bool>(alive_), intent, t0, gen](Result<proto::Message> r) {
+        if (alive.expired()) return;
+        const double took = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        policy::ActionResult res{intent.action, policy::Outcome::kOk, 0, ""};
+        std::optional<proto::ActionResult> reply;
+        if (!r) {
+          res.outcome = outcomeOf(r.error());
+          res.error = r.error().message;
+        } else if (auto* ar = std::get_if<proto::ActionResult>(&r.value())) {
+          reply = *ar;
+          res.freed_bytes = ar->freed_bytes;
+          if (!ar->ok) {
+            res.outcome = policy::Outcome::kFailed;
+            res.error = ar->error.empty() ? "bot reported failure" : ar->error;
+          }
+        } else {
+          res.outcome = policy::Outcome::kFailed;
+          res.error = "unexpected reply " + proto::typeName(r.value());
+        }
+        if (gen != generation_) {
+          // The bot restarted meanwhile: the policy state is fresh; journal only.
+          journal("action", proto::Level::kInfo,
+                  std::string(config::toString(intent.action)) +
+                      " answered after the bot restarted: " + policy::toString(res.outcome));
+          return;
+        }
+        finishAction(intent, res, took, reply);
+      });
 }
 
 void SupervisedBot::restartFor(const policy::Intent& intent) {
@@ -503,8 +516,9 @@ void SupervisedBot::restartFor(const policy::Intent& intent) {
       if (auto m = metricOf(*s); m && *m < threshold) {
         const config::Bytes before = last_metric_.value_or(*m);
         journal("restart", proto::Level::kInfo,
-                "restart cancelled: " + std::string(config::toString(policy_.metric)) + " fell to " +
-                    config::formatBytes(*m) + ", below " + config::formatBytes(threshold),
+                "restart cancelled: " + std::string(config::toString(policy_.metric)) +
+                    " fell to " + config::formatBytes(*m) + ", below " +
+                    config::formatBytes(threshold),
                 intent.fields);
         last_metric_ = m;
         finishAction(intent, {intent.action, policy::Outcome::kOk, before - *m, ""}, 0,
@@ -549,11 +563,10 @@ void SupervisedBot::finishAction(const policy::Intent& intent, policy::ActionRes
   fields["reason"] = intent.reason;
   if (reply && reply->late) fields["late"] = "true";
   if (!ok) fields["error"] = result.error;
-  std::string message = std::string(config::toString(intent.action)) +
-                        (ok ? " freed " + config::formatBytes(result.freed_bytes) + " in " +
-                                  ms(duration_ms) + " ms"
-                            : " " + std::string(policy::toString(result.outcome)) + ": " +
-                                  result.error);
+  std::string message =
+      std::string(config::toString(intent.action)) +
+      (ok ? " freed " + config::formatBytes(result.freed_bytes) + " in " + ms(duration_ms) + " ms"
+          : " " + std::string(policy::toString(result.outcome)) + ": " + result.error);
   journal("action", ok ? proto::Level::kInfo : proto::Level::kWarn, message, fields);
   last_action_ = proto::LastAction{config::toString(intent.action), ok, result.freed_bytes,
                                    env_.wall_ms(), intent.reason};
@@ -580,33 +593,36 @@ void SupervisedBot::runAction(proto::Action action, std::function<void(proto::Bo
   const auto deadline = policy_.deadlines.forAction(kindOf(action));
   req.deadline_ms = std::max<std::int64_t>(1, deadline.count());
   const auto t0 = Clock::now();
-  session_->request(req, deadline, [this, alive = std::weak_ptr<bool>(alive_), action, t0, out,
-                                    done = std::move(done)](Result<proto::Message> r) mutable {
-    out.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    if (!r) {
-      out.ok = false;
-      out.code = r.error().code;
-      out.message = r.error().message;
-    } else if (auto* ar = std::get_if<proto::ActionResult>(&r.value())) {
-      out.ok = ar->ok;
-      out.freed_bytes = ar->freed_bytes;
-      out.code = ar->ok ? "" : proto::errc::kActionFailed;
-      out.message = ar->ok ? "" : ar->error;
-    }
-    if (!alive.expired()) {
-      journal("action", out.ok ? proto::Level::kInfo : proto::Level::kWarn,
-              std::string(proto::toString(action)) + " (operator) " +
-                  (out.ok ? "freed " + config::formatBytes(out.freed_bytes) : out.code + ": " + out.message),
-              {{"action", proto::toString(action)},
-               {"trigger", "operator"},
-               {"result", out.ok ? "ok" : out.code},
-               {"freed", std::to_string(out.freed_bytes)},
-               {"duration_ms", ms(out.duration_ms)}});
-      last_action_ = proto::LastAction{proto::toString(action), out.ok, out.freed_bytes,
-                                       env_.wall_ms(), "operator"};
-    }
-    done(out);
-  });
+  session_->request(
+      req, deadline,
+      [this, alive = std::weak_ptr<bool>(alive_), action, t0, out,
+       done = std::move(done)](Result<proto::Message> r) mutable {
+        out.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (!r) {
+          out.ok = false;
+          out.code = r.error().code;
+          out.message = r.error().message;
+        } else if (auto* ar = std::get_if<proto::ActionResult>(&r.value())) {
+          out.ok = ar->ok;
+          out.freed_bytes = ar->freed_bytes;
+          out.code = ar->ok ? "" : proto::errc::kActionFailed;
+          out.message = ar->ok ? "" : ar->error;
+        }
+        if (!alive.expired()) {
+          journal("action", out.ok ? proto::Level::kInfo : proto::Level::kWarn,
+                  std::string(proto::toString(action)) + " (operator) " +
+                      (out.ok ? "freed " + config::formatBytes(out.freed_bytes)
+                              : out.code + ": " + out.message),
+                  {{"action", proto::toString(action)},
+                   {"trigger", "operator"},
+                   {"result", out.ok ? "ok" : out.code},
+                   {"freed", std::to_string(out.freed_bytes)},
+                   {"duration_ms", ms(out.duration_ms)}});
+          last_action_ = proto::LastAction{proto::toString(action), out.ok, out.freed_bytes,
+                                           env_.wall_ms(), "operator"};
+        }
+        done(out);
+      });
 }
 
 // ---- sessions ----------------------------------------------------------------------------
@@ -716,7 +732,8 @@ proto::BotStatus SupervisedBot::status() const {
     s.rss_bytes = b(last_sample_->rss_bytes);
     if (last_sample_->pss_bytes) s.pss_bytes = b(*last_sample_->pss_bytes);
     if (last_sample_->working_set_bytes) s.working_set_bytes = b(*last_sample_->working_set_bytes);
-    if (last_sample_->cgroup_usage_bytes) s.cgroup_usage_bytes = b(*last_sample_->cgroup_usage_bytes);
+    if (last_sample_->cgroup_usage_bytes)
+      s.cgroup_usage_bytes = b(*last_sample_->cgroup_usage_bytes);
     s.metric_bytes = last_metric_;
   }
   s.last_action = last_action_;
@@ -741,7 +758,8 @@ void SupervisedBot::journal(const std::string& kind, proto::Level level, const s
 void SupervisedBot::journalNotes(const std::vector<policy::Note>& notes) {
   for (const auto& n : notes) {
     auto e = policy::toJournalEntry(n, config_.name, env_.wall_ms());
-    if (!e.fields.count("pid") && process_.running()) e.fields["pid"] = std::to_string(process_.pid());
+    if (!e.fields.count("pid") && process_.running())
+      e.fields["pid"] = std::to_string(process_.pid());
     env_.journal.record(std::move(e));
   }
 }

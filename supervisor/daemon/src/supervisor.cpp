@@ -39,8 +39,14 @@ Supervisor::Supervisor(asio::io_context& io, journal::Journal& journal, Signalle
       journal_(journal),
       options_(std::move(options)),
       config_(std::move(config)),
-      env_{io, journal, signaller, reaper, options_.paths, config_.daemon.bot_socket,
-           options_.wall_ms, options_.cgroup_parent} {}
+      env_{io,
+           journal,
+           signaller,
+           reaper,
+           options_.paths,
+           config_.daemon.bot_socket,
+           options_.wall_ms,
+           options_.cgroup_parent} {}
 
 Supervisor::~Supervisor() {
   *alive_ = false;
@@ -128,8 +134,9 @@ void Supervisor::kill() {
 
 proto::ReloadResult Supervisor::reload() {
   proto::ReloadResult result;
-  auto loaded = options_.load_config ? options_.load_config()
-                                     : Result<config::Config>(Error{"bad_config", "no config file"});
+  auto loaded = options_.load_config
+                    ? options_.load_config()
+                    : Result<config::Config>(Error{"bad_config", "no config file"});
   if (!loaded) {
     result.ok = false;
     result.errors = config::errorLines(loaded.error());
@@ -162,8 +169,9 @@ proto::ReloadResult Supervisor::reload() {
     if (const auto* bc = next.findBot(name)) addBot(*bc, "added by reload");
   }
   if (diff.daemon_changed) {
-    journal("config", proto::Level::kWarn,
-            "daemon settings changed (sockets, journal, metrics): they apply when memvisord restarts");
+    journal(
+        "config", proto::Level::kWarn,
+        "daemon settings changed (sockets, journal, metrics): they apply when memvisord restarts");
   }
   for (const auto& change : diff.changes) journal("config", proto::Level::kInfo, change);
   for (const auto& name : diff.respawn_bots) {
@@ -210,8 +218,7 @@ SessionHooks Supervisor::sessionHooks() {
     session_bot_.erase(s->id());
   };
   h.on_notice = [this](const PeerCred& peer, const std::string& code, const std::string& message) {
-    journal("bot_socket", code == "late_reply" ? proto::Level::kInfo : proto::Level::kWarn,
-            message,
+    journal("bot_socket", code == "late_reply" ? proto::Level::kInfo : proto::Level::kWarn, message,
             {{"peer_pid", std::to_string(peer.pid)},
              {"peer_uid", std::to_string(peer.uid)},
              {"code", code}});
@@ -269,7 +276,8 @@ void Supervisor::handle(const proto::Message& request, Reply reply) {
       reply(proto::RunResult{id, std::move(r)});
     };
     for (std::size_t i = 0; i < list->size(); ++i) {
-      (*list)[i]->runAction(req->action, [gather, i](proto::BotOutcome o) { gather->add(i, std::move(o)); });
+      (*list)[i]->runAction(req->action,
+                            [gather, i](proto::BotOutcome o) { gather->add(i, std::move(o)); });
     }
     return;
   }
@@ -341,7 +349,8 @@ void Supervisor::handle(const proto::Message& request, Reply reply) {
     reply(r);
     return;
   }
-  reply(errorFor(0, proto::errc::kUnexpected, "not a control request: " + proto::typeName(request)));
+  reply(
+      errorFor(0, proto::errc::kUnexpected, "not a control request: " + proto::typeName(request)));
 }
 
 void Supervisor::journal(const std::string& kind, proto::Level level, const std::string& message,

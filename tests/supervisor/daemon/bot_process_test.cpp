@@ -2,15 +2,14 @@
 // crash loop, and the graceful stop sequence (recorded by a fake Signaller, then for real).
 #include "memvisor/daemon/bot_process.hpp"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <csignal>
 #include <fstream>
 #include <sstream>
-
-#include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 
 #include "fake_signaller.hpp"
 
@@ -175,7 +174,8 @@ TEST(BotProcess, KillsTheWholeGroupWhenTheBotIgnoresTheStopSignal) {
   char tmpl[] = "/tmp/memvisor-group-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
   // The shell and its sleeps ignore SIGTERM (ignored dispositions survive exec).
-  auto o = options({"sh", "-c", "trap '' TERM; sleep 30 & echo $! > worker; while :; do sleep 0.05; done"});
+  auto o = options(
+      {"sh", "-c", "trap '' TERM; sleep 30 & echo $! > worker; while :; do sleep 0.05; done"});
   o.spawn.cwd = dir;
   BotProcess bot(io, reaper, signaller, o, rec.hooks());
   bot.start("test");

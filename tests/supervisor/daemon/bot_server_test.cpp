@@ -3,17 +3,16 @@
 #include "memvisor/daemon/bot_server.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
-#include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 
 #include "memvisor/daemon/peer_auth.hpp"
 #include "memvisor/proto/codec.hpp"
@@ -175,7 +174,7 @@ TEST_F(BotServerTest, WelcomesABotWithItsNameAndStatsIntervalWhenAdmitted) {
 
 TEST_F(BotServerTest, SetsTheSocketModeExplicitly) {
   start();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0666u);

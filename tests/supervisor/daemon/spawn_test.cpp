@@ -2,6 +2,7 @@
 // errors of each step reported from the child.
 #include "memvisor/daemon/spawn.hpp"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,8 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "memvisor/daemon/signaller.hpp"
 
@@ -90,8 +89,7 @@ TEST(Spawn, FailsNamingExecWhenTheProgramDoesNotExist) {
   auto p = spawnProcess(spec);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, "enoent");
-  EXPECT_NE(p.error().message.find("exec of /nonexistent/memvisor-no-such-bot"),
-            std::string::npos)
+  EXPECT_NE(p.error().message.find("exec of /nonexistent/memvisor-no-such-bot"), std::string::npos)
       << p.error().message;
 }
 

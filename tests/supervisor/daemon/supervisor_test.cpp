@@ -3,12 +3,11 @@
 // unknown bots, a refused reload that keeps the running config, and an orderly shutdown.
 #include "memvisor/daemon/supervisor.hpp"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <filesystem>
-
 #include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
+#include <filesystem>
 
 #include "memvisor/config/load.hpp"
 
@@ -48,7 +47,8 @@ class SupervisorTest : public ::testing::Test {
   void TearDown() override {
     bool done = false;
     if (supervisor_) supervisor_->shutdown([&] { done = true; });
-    EXPECT_TRUE(runUntil(io_, [&] { return done; }, milliseconds(10000)));
+    EXPECT_TRUE(runUntil(
+        io_, [&] { return done; }, milliseconds(10000)));
     supervisor_.reset();
     fs::remove_all(dir_);
   }
@@ -94,12 +94,14 @@ TEST_F(SupervisorTest, SetsTheLimitAtRuntime) {
   const auto& res = std::get<proto::LimitResult>(m);
   EXPECT_EQ(res.limit_bytes, 128 * config::kMiB);
   EXPECT_EQ(res.source, "runtime");
-  const auto& st = std::get<proto::StatusResult>(call(proto::StatusRequest{2, {"amayo"}}));
+  const auto st = std::get<proto::StatusResult>(call(proto::StatusRequest{2, {"amayo"}}));
   EXPECT_EQ(st.bots.at(0).limit_bytes, 128 * config::kMiB);
   EXPECT_EQ(st.bots.at(0).limit_source, "runtime");
   const auto entries = journal_->since(0, std::string("amayo"));
   bool journalled = false;
-  for (const auto& e : entries) journalled = journalled || (e.kind == "config" && e.message.find("128 MiB") != std::string::npos);
+  for (const auto& e : entries)
+    journalled =
+        journalled || (e.kind == "config" && e.message.find("128 MiB") != std::string::npos);
   EXPECT_TRUE(journalled);
 }
 
@@ -130,7 +132,7 @@ TEST_F(SupervisorTest, RefusesABadReloadAndKeepsTheRunningConfig) {
   EXPECT_EQ(supervisor_->find("amayo")->limit(), 256 * config::kMiB);
   // A good file applies in place, without restarting the bot.
   next_yaml_ = yaml("200MiB");
-  const auto& ok = std::get<proto::ReloadResult>(call(proto::ReloadRequest{6}));
+  const auto ok = std::get<proto::ReloadResult>(call(proto::ReloadRequest{6}));
   EXPECT_TRUE(ok.ok);
   EXPECT_EQ(supervisor_->find("amayo")->limit(), 200 * config::kMiB);
   EXPECT_EQ(supervisor_->find("amayo")->pid(), before);
@@ -138,12 +140,14 @@ TEST_F(SupervisorTest, RefusesABadReloadAndKeepsTheRunningConfig) {
 
 TEST_F(SupervisorTest, StopsAndStartsTheBotOnLifecycleRequests) {
   const pid_t first = supervisor_->find("amayo")->pid();
-  auto stopped = std::get<proto::LifecycleResult>(call(proto::LifecycleRequest{8, "amayo", proto::LifecycleOp::kStop}));
+  auto stopped = std::get<proto::LifecycleResult>(
+      call(proto::LifecycleRequest{8, "amayo", proto::LifecycleOp::kStop}));
   ASSERT_EQ(stopped.results.size(), 1u);
   EXPECT_TRUE(stopped.results[0].ok);
   EXPECT_EQ(stopped.results[0].message, "STOPPED");
   EXPECT_EQ(supervisor_->find("amayo")->pid(), 0);
-  auto started = std::get<proto::LifecycleResult>(call(proto::LifecycleRequest{9, "amayo", proto::LifecycleOp::kStart}));
+  auto started = std::get<proto::LifecycleResult>(
+      call(proto::LifecycleRequest{9, "amayo", proto::LifecycleOp::kStart}));
   EXPECT_TRUE(started.results.at(0).ok);
   EXPECT_GT(supervisor_->find("amayo")->pid(), 0);
   EXPECT_NE(supervisor_->find("amayo")->pid(), first);

@@ -6,16 +6,15 @@
 
 #include <sys/types.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "memvisor/daemon/child_reaper.hpp"
 #include "memvisor/daemon/pidfd.hpp"
@@ -127,7 +126,7 @@ class BotProcess {
   bool owned_ = false;
   Clock::time_point started_at_{};
   std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;
-  boost::asio::steady_timer timer_;        // start delay, STARTING->RUNNING, stop steps
+  boost::asio::steady_timer timer_;  // start delay, STARTING->RUNNING, stop steps
   boost::asio::steady_timer discover_timer_;
   std::uint64_t incarnation_ = 0;  // stale handlers compare it and do nothing
   bool stopping_ = false;

@@ -7,6 +7,9 @@
 #include <sys/types.h>
 
 #include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -14,10 +17,6 @@
 #include <map>
 #include <memory>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "memvisor/proto/codec.hpp"
 #include "memvisor/proto/framer.hpp"
@@ -58,7 +57,7 @@ struct SessionOptions {
   // Added to each request's deadline for the trip over the socket: the bot's own deadline
   // is what it was asked to meet; this is when memvisord stops waiting.
   std::chrono::milliseconds reply_grace{1000};
-  std::size_t max_queued_frames = 256;  // a bot that does not read is cut off beyond this
+  std::size_t max_queued_frames = 256;           // a bot that does not read is cut off beyond this
   std::chrono::milliseconds close_linger{1000};  // to deliver a final error frame
 };
 

@@ -18,11 +18,11 @@ namespace memvisor::daemon {
 
 // memvisord's exit statuses (documented in deploy/README.md and --help).
 enum ExitCode : int {
-  kExitOk = 0,          // clean shutdown (SIGTERM/SIGINT), or --check-config: valid
-  kExitRuntime = 1,     // an unexpected failure while running
-  kExitUsage = 2,       // bad command line
-  kExitBadConfig = 3,   // the config file is invalid or unreadable
-  kExitSelfCheck = 4,   // start-up self-check failed (proc, sockets, bot commands)
+  kExitOk = 0,         // clean shutdown (SIGTERM/SIGINT), or --check-config: valid
+  kExitRuntime = 1,    // an unexpected failure while running
+  kExitUsage = 2,      // bad command line
+  kExitBadConfig = 3,  // the config file is invalid or unreadable
+  kExitSelfCheck = 4,  // start-up self-check failed (proc, sockets, bot commands)
 };
 
 // The one load-and-validate path: the YAML loader plus the checks that need the machine's

@@ -28,9 +28,9 @@ class RestartPolicy {
   explicit RestartPolicy(RestartOptions options) : options_(options) {}
 
   struct Decision {
-    bool give_up = false;                 // crash loop: go FATAL
-    std::chrono::milliseconds delay{0};   // wait before the next start
-    int failures = 0;                     // consecutive quick exits so far
+    bool give_up = false;                // crash loop: go FATAL
+    std::chrono::milliseconds delay{0};  // wait before the next start
+    int failures = 0;                    // consecutive quick exits so far
   };
 
   // Records an unexpected exit after `ran_for` and decides what comes next.

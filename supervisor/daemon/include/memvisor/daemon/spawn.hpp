@@ -14,12 +14,12 @@
 namespace memvisor::daemon {
 
 struct SpawnSpec {
-  std::vector<std::string> argv;  // argv[0] is searched in PATH when it has no '/'
-  std::vector<std::string> env;   // the complete environment, "KEY=value"
-  std::string cwd;                // empty = inherit
+  std::vector<std::string> argv;    // argv[0] is searched in PATH when it has no '/'
+  std::vector<std::string> env;     // the complete environment, "KEY=value"
+  std::string cwd;                  // empty = inherit
   std::optional<std::string> user;  // run as this user (name or numeric uid); needs root
-  std::string cgroup_procs_path;  // v1/v2 "cgroup.procs" to join before exec; empty = none
-  bool stdin_null = true;         // stdin from /dev/null (a supervised bot reads no terminal)
+  std::string cgroup_procs_path;    // v1/v2 "cgroup.procs" to join before exec; empty = none
+  bool stdin_null = true;           // stdin from /dev/null (a supervised bot reads no terminal)
 };
 
 struct SpawnedProcess {

@@ -6,15 +6,14 @@
 
 #include <sys/types.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "memvisor/config/config.hpp"
 #include "memvisor/daemon/bot_process.hpp"
@@ -38,7 +37,7 @@ struct BotEnv {
   Signaller& signaller;
   ChildReaper& reaper;
   sampling::SysPaths paths;
-  std::string bot_socket;  // passed to spawned bots as MEMVISOR_SOCKET
+  std::string bot_socket;                 // passed to spawned bots as MEMVISOR_SOCKET
   std::function<std::int64_t()> wall_ms;  // unix epoch ms for journal entries
   // Use this existing cgroup for bots that own one instead of creating
   // <memvisord's cgroup>/memvisor-<bot> (tests create their own). Empty = create.
@@ -105,8 +104,8 @@ class SupervisedBot {
   void checkOom(std::uint64_t count, const std::string& when);
   void execute(const policy::Intent& intent);
   void restartFor(const policy::Intent& intent);
-  void finishAction(const policy::Intent& intent, policy::ActionResult result,
-                    double duration_ms, const std::optional<proto::ActionResult>& reply);
+  void finishAction(const policy::Intent& intent, policy::ActionResult result, double duration_ms,
+                    const std::optional<proto::ActionResult>& reply);
   void journal(const std::string& kind, proto::Level level, const std::string& message,
                std::map<std::string, std::string> fields = {});
   void journalNotes(const std::vector<policy::Note>& notes);

@@ -3,14 +3,13 @@
 // a bad file is refused, journalled with its errors, and the running config stays.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
 
 #include "memvisor/config/config.hpp"
 #include "memvisor/control/backend.hpp"
@@ -69,8 +68,8 @@ class Supervisor : public control::ControlBackend {
   BotEnv env_;
   std::unique_ptr<BotServer> server_;
   std::map<std::string, std::unique_ptr<SupervisedBot>> bots_;
-  std::vector<std::string> order_;  // config order, for status
-  std::map<std::uint64_t, std::string> session_bot_;  // session id -> bot name
+  std::vector<std::string> order_;                        // config order, for status
+  std::map<std::uint64_t, std::string> session_bot_;      // session id -> bot name
   std::vector<std::unique_ptr<SupervisedBot>> retiring_;  // removed by a reload, stopping
   bool shutting_down_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
