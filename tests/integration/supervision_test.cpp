@@ -217,5 +217,33 @@ TEST(Supervision, RestartsABotKilledFromOutsideWithExponentialBackoff) {
   EXPECT_EQ(num(*summary, "restarts"), 2);
 }
 
+TEST(Supervision, ReapsTheOrphansOfItsBots) {
+  Daemon d("orphans");
+  // The bot's shell leaves a short-lived grandchild behind: re-parented to memvisord (a
+  // child subreaper, or PID 1 in a container), it must be reaped, not left a zombie.
+  d.writeConfig(R"(  - name: orphans
+    limit: 256MiB
+    spawn:
+      command: [sh, -c, "(sleep 0.2 &); exec )" +
+                kBot + R"( --rate 50 --progress-interval 0"]
+)");
+  d.start();
+  ASSERT_TRUE(d.waitForKind("session", 20s)) << d.journalText();
+  auto reaped = d.waitForKind("reap", 10s);
+  ASSERT_TRUE(reaped) << d.journalText();
+  EXPECT_NE(str(*reaped, "msg").find("exit 0"), std::string::npos) << str(*reaped, "msg");
+  // No zombie child of memvisord is left.
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string stat = slurp(e.path() / "stat");
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) continue;
+    const long ppid = std::atol(stat.c_str() + close + 4);
+    if (ppid == d.pid) {
+      EXPECT_NE(stat[close + 2], 'Z') << stat;
+    }
+  }
+  ASSERT_EQ(d.stop(), 0);
+}
+
 }  // namespace
 }  // namespace memvisor::testing

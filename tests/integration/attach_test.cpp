@@ -1,0 +1,110 @@
+// Attach mode: memvisord supervises a bot it did not start (found by pidfile, or the process
+// that connects as the configured uid), measures and acts on it, and never restarts it.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon_harness.hpp"
+
+namespace memvisor::testing {
+namespace {
+
+const std::string kBot = MEMVISOR_BOT_BIN;
+
+// A bot started by the test, not by memvisord.
+class ForeignBot {
+ public:
+  ForeignBot(const std::string& socket, const std::string& name, const fs::path& log) {
+    pid = ::fork();
+    if (pid == 0) {
+      ::setenv("MEMVISOR_SOCKET", socket.c_str(), 1);
+      ::setenv("MEMVISOR_BOT_NAME", name.c_str(), 1);
+      const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      ::execl(kBot.c_str(), kBot.c_str(), "--rate", "50", "--progress-interval", "0",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~ForeignBot() { kill(); }
+  void kill() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    pid = -1;
+  }
+  pid_t pid = -1;
+};
+
+TEST(Attach, SupervisesTheBotThatConnectsAndNeverRestartsIt) {
+  Daemon d("attach-connect");
+  d.writeConfig(R"(  - name: guest
+    limit: 256MiB
+    poll: {min: 100ms, max: 1s}
+    attach: {connect: true, uid: )" +
+                std::to_string(::geteuid()) + R"(}
+)");
+  d.start();
+  ASSERT_TRUE(d.waitForKind("start", 20s)) << d.journalText();
+  ForeignBot bot(d.socket("bot.sock"), "guest", d.dir / "bot.log");
+  auto attach = d.waitForKind("attach", 20s);
+  ASSERT_TRUE(attach) << d.journalText();
+  EXPECT_EQ(num(*attach, "pid"), bot.pid);
+  ASSERT_TRUE(d.waitFor(
+      [](const json& e) { return str(e, "kind") == "state" && str(e, "to") == "RUNNING"; }, 10s))
+      << d.journalText();
+  bot.kill();
+  ASSERT_TRUE(d.waitFor(
+      [](const json& e) { return str(e, "kind") == "state" && str(e, "to") == "EXITED"; }, 10s))
+      << d.journalText();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(d.entries("spawn").empty()) << "memvisord must not start what it did not start";
+  ASSERT_EQ(d.stop(), 0) << d.journalText();
+}
+
+TEST(Attach, RefusesAConnectionUnderAnotherNameWhenAttachingByConnect) {
+  Daemon d("attach-name");
+  d.writeConfig(R"(  - name: guest
+    limit: 256MiB
+    attach: {connect: true}
+)");
+  d.start();
+  ASSERT_TRUE(d.waitForKind("start", 20s)) << d.journalText();
+  ForeignBot bot(d.socket("bot.sock"), "impostor", d.dir / "bot.log");
+  ASSERT_TRUE(d.waitFor(
+      [](const json& e) {
+        return str(e, "kind") == "bot_socket" && str(e, "msg").find("refused") != std::string::npos;
+      },
+      20s))
+      << d.journalText();
+  EXPECT_TRUE(d.entries("attach").empty());
+  bot.kill();
+  ASSERT_EQ(d.stop(), 0);
+}
+
+TEST(Attach, FindsTheBotByPidfileAndLeavesItRunningOnShutdown) {
+  Daemon d("attach-pidfile");
+  ForeignBot bot(d.socket("bot.sock"), "pidbot", d.dir / "bot.log");
+  std::ofstream(d.dir / "bot.pid") << bot.pid << "\n";
+  d.writeConfig(R"(  - name: pidbot
+    limit: 256MiB
+    poll: {min: 100ms, max: 1s}
+    attach: {pidfile: )" +
+                (d.dir / "bot.pid").string() + R"(}
+)");
+  d.start();
+  auto attach = d.waitForKind("attach", 20s);
+  ASSERT_TRUE(attach) << d.journalText();
+  EXPECT_EQ(num(*attach, "pid"), bot.pid);
+  // The bot (reconnecting with backoff) gets its session once the socket exists.
+  ASSERT_TRUE(d.waitForKind("session", 30s)) << d.journalText();
+  ASSERT_EQ(d.stop(), 0) << d.journalText();
+  EXPECT_EQ(::kill(bot.pid, 0), 0) << "an attached bot is left running when memvisord stops";
+  EXPECT_TRUE(d.entries("signal").empty());
+}
+
+}  // namespace
+}  // namespace memvisor::testing
