@@ -1,0 +1,432 @@
+'use strict';
+// The memvisor client for Node.js bots: connects to memvisord's bot socket, performs the
+// handshake, runs trim/sweep/compact/ping/shutdown through the bot's handlers with measured
+// replies, and sends periodic stats. It never stalls or crashes the bot: every failure only
+// closes the connection and schedules a reconnect, and nothing it owns keeps the process alive.
+
+const EventEmitter = require('node:events');
+const net = require('node:net');
+const path = require('node:path');
+const { performance, monitorEventLoopDelay } = require('node:perf_hooks');
+
+const { ACTIONS, LEVELS, PROTOCOL_VERSION, ProtocolError, decode, encodeFrame } = require('./codec');
+const { Framer } = require('./framer');
+const { HandshakeState } = require('./handshake');
+const { currentFigures, settleRss, collectGarbage, gcAvailable } = require('./figures');
+const { logfmt, stderrSink } = require('./log');
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+// Capped exponential backoff with jitter: nominal 100 ms doubling to 5 s; the delay is drawn
+// from the upper half of the nominal one so that restarting bots do not reconnect in step.
+function backoffDelay(attempt, random = Math.random, minMs = BACKOFF_MIN_MS, maxMs = BACKOFF_MAX_MS) {
+  const nominal = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return Math.round(nominal / 2 + random() * (nominal / 2));
+}
+
+const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+const isPowerOfTwo = (n) => n > 0 && (n & (n - 1)) === 0;
+
+class MemvisorClient extends EventEmitter {
+  // options: socketPath ($MEMVISOR_SOCKET), name ($MEMVISOR_BOT_NAME), cacheCounts (() =>
+  // {name: entries}), log (line => void, stderr), exitOnShutdown (true), settleMaxMs (1000),
+  // handshakeTimeoutMs (5000), maxWriteQueueBytes (1 MiB), trimAfterCompact (true),
+  // keepProcessAlive (false), random (Math.random, for tests).
+  constructor(options = {}) {
+    super();
+    this.options = {
+      socketPath: options.socketPath ?? process.env.MEMVISOR_SOCKET ?? '',
+      name: options.name ?? process.env.MEMVISOR_BOT_NAME ?? path.basename(process.argv[1] || 'node', '.js'),
+      log: options.log ?? stderrSink,
+      exitOnShutdown: options.exitOnShutdown ?? true,
+      settleMaxMs: options.settleMaxMs ?? 1000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      maxWriteQueueBytes: options.maxWriteQueueBytes ?? 1024 * 1024,
+      trimAfterCompact: options.trimAfterCompact ?? true,
+      keepProcessAlive: options.keepProcessAlive ?? false,
+      random: options.random ?? Math.random,
+    };
+    this.handlers = new Map();
+    if (gcAvailable()) this.handlers.set('trim', null); // null = the built-in V8 trim
+    this.shutdownHandler = null;
+    this.cacheCounts = options.cacheCounts ?? null;
+    this.conn = null;
+    this.attempt = 0;
+    this.reconnectTimer = null;
+    this.running = false;
+    this.actionBusy = false;
+    this.droppedStats = 0;
+    this.statsIntervalMs = 5000;
+    this.eld = null;
+  }
+
+  // Registers the handler of `action` ('trim' | 'sweep' | 'compact'). The handler gets
+  // { id, action, urgency, deadlineMs } and returns (or resolves to) undefined or
+  // { ok?, error?, details?: [{ name, entries_before?, entries_after?, freed_bytes? }] }.
+  handle(action, fn) {
+    if (!ACTIONS.includes(action)) throw new TypeError(`memvisor: unknown action ${action}`);
+    if (typeof fn !== 'function') throw new TypeError('memvisor: handler must be a function');
+    this.handlers.set(action, fn);
+    return this;
+  }
+  onTrim(fn) { return this.handle('trim', fn); }
+  onSweep(fn) { return this.handle('sweep', fn); }
+  onCompact(fn) { return this.handle('compact', fn); }
+  // fn({ deadlineMs, reason }) runs after the ack; the process exits 0 when it settles
+  // (or at the deadline), unless exitOnShutdown is false.
+  onShutdown(fn) { this.shutdownHandler = fn; return this; }
+  setCacheCounts(fn) { this.cacheCounts = fn; return this; }
+
+  capabilities() {
+    return [...ACTIONS.filter((a) => this.handlers.has(a)), 'stats', 'events', 'shutdown'];
+  }
+
+  get connected() {
+    return this.conn !== null && this.conn.welcomed;
+  }
+
+  start() {
+    if (this.running) return this;
+    this.running = true;
+    if (!this.options.socketPath) {
+      this.log({ event: 'memvisor_disabled', reason: 'no socket path (MEMVISOR_SOCKET unset)' });
+      return this;
+    }
+    this.eld = monitorEventLoopDelay({ resolution: 10 });
+    this.eld.enable();
+    this.connect();
+    return this;
+  }
+
+  stop() {
+    this.running = false;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    if (this.conn) this.closeConn(this.conn, 'stopped');
+    if (this.eld) this.eld.disable();
+  }
+
+  // Sends an `event` for memvisord's journal; dropped (returns false) when not connected.
+  event(level, message, fields = {}) {
+    if (!LEVELS.includes(level)) throw new TypeError(`memvisor: unknown level ${level}`);
+    if (!this.connected) return false;
+    const strFields = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]));
+    return this.send(this.conn, { type: 'event', level, message: String(message), fields: strFields }, true);
+  }
+
+  log(fields) {
+    try {
+      this.options.log(logfmt({ component: 'memvisor_client', ...fields }));
+    } catch {
+      // a failing log sink must not take the bot down
+    }
+  }
+
+  // ---- connection ------------------------------------------------------------------------
+
+  connect() {
+    this.reconnectTimer = null;
+    if (!this.running) return;
+    const sock = net.createConnection({ path: this.options.socketPath });
+    const conn = {
+      sock,
+      framer: new Framer(),
+      hs: new HandshakeState('peer', 'bot'),
+      welcomed: false,
+      closed: false,
+      statsTimer: null,
+      hsTimer: null,
+      socketConnected: false,
+    };
+    this.conn = conn;
+    if (!this.options.keepProcessAlive) sock.unref();
+    conn.hsTimer = setTimeout(() => this.closeConn(conn, 'handshake_timeout'), this.options.handshakeTimeoutMs);
+    conn.hsTimer.unref();
+    sock.on('connect', () => {
+      conn.socketConnected = true;
+      this.send(conn, {
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        role: 'bot',
+        pid: process.pid,
+        name: this.options.name,
+        capabilities: this.capabilities(),
+      });
+    });
+    sock.on('data', (bytes) => this.onData(conn, bytes));
+    sock.on('error', (err) => {
+      if (!conn.socketConnected) {
+        if (isPowerOfTwo(this.attempt + 1)) {
+          this.log({ event: 'memvisor_connect_failed', socket: this.options.socketPath, attempt: this.attempt, error: err.code || err.message });
+        }
+      } else {
+        this.log({ event: 'memvisor_socket_error', error: err.code || err.message });
+      }
+    });
+    sock.on('close', () => this.onClosed(conn));
+  }
+
+  onClosed(conn) {
+    conn.closed = true;
+    clearTimeout(conn.hsTimer);
+    clearInterval(conn.statsTimer);
+    if (conn.welcomed) {
+      this.log({ event: 'memvisor_disconnected', socket: this.options.socketPath });
+      this.emit('disconnected');
+    }
+    if (this.conn !== conn) return;
+    this.conn = null;
+    if (!this.running) return;
+    const delay = backoffDelay(this.attempt, this.options.random);
+    this.attempt++;
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    this.reconnectTimer.unref();
+  }
+
+  // Ends the connection, letting already queued frames (an error frame) be written first.
+  closeConn(conn, reason) {
+    if (conn.closed || conn.closing) return;
+    conn.closing = true;
+    clearTimeout(conn.hsTimer);
+    clearInterval(conn.statsTimer);
+    if (reason !== 'stopped' && reason !== 'protocol_error') this.log({ event: 'memvisor_closing', reason });
+    conn.sock.end();
+    const linger = setTimeout(() => conn.sock.destroy(), 200);
+    linger.unref();
+  }
+
+  // Writes one frame. Droppable frames (stats, events) are dropped when memvisord is not
+  // reading; a reply that does not fit means the connection is useless: re-establish it.
+  send(conn, msg, droppable = false) {
+    if (conn.closed || conn.closing || conn.sock.destroyed) return false;
+    if (conn.sock.writableLength > this.options.maxWriteQueueBytes) {
+      if (droppable) {
+        this.droppedStats++;
+        return false;
+      }
+      this.log({ event: 'memvisor_write_queue_full', type: msg.type });
+      conn.sock.destroy();
+      return false;
+    }
+    try {
+      conn.sock.write(encodeFrame(msg));
+      return true;
+    } catch (err) {
+      this.log({ event: 'memvisor_encode_failed', type: msg.type, error: err.message });
+      return false;
+    }
+  }
+
+  protocolError(conn, err, id) {
+    this.log({ event: 'memvisor_protocol_error', code: err.code, message: err.message });
+    this.emit('protocol_error', err);
+    const frame = { type: 'error', code: err.code, message: err.message };
+    if (id !== undefined) frame.id = id;
+    this.send(conn, frame);
+    this.closeConn(conn, 'protocol_error');
+  }
+
+  onData(conn, bytes) {
+    if (conn.closed || conn.closing) return;
+    const { frames, tooLarge } = conn.framer.push(bytes);
+    for (const frame of frames) {
+      if (conn.closed || conn.closing) return;
+      let msg;
+      try {
+        msg = decode(frame);
+      } catch (err) {
+        if (err instanceof ProtocolError) return this.protocolError(conn, err);
+        throw err;
+      }
+      const refusal = conn.hs.accept(msg);
+      if (refusal) {
+        return this.protocolError(conn, refusal, refusal.code === 'unexpected_message' ? msg.id : undefined);
+      }
+      this.onMessage(conn, msg);
+    }
+    if (tooLarge && !conn.closing) {
+      this.protocolError(conn, new ProtocolError('frame_too_large', 'frame: a line longer than 65536 bytes'));
+    }
+  }
+
+  onMessage(conn, msg) {
+    switch (msg.type) {
+      case 'welcome':
+        return this.onWelcome(conn, msg);
+      case 'error':
+        if (!conn.welcomed) {
+          this.log({ event: 'memvisor_refused', code: msg.code, message: msg.message });
+          return this.closeConn(conn, 'refused');
+        }
+        return this.log({ event: 'memvisor_daemon_error', id: msg.id, code: msg.code, message: msg.message });
+      case 'ping':
+        return this.send(conn, { type: 'pong', id: msg.id, uptime_ms: Math.round(process.uptime() * 1000) });
+      case 'trim':
+      case 'sweep':
+      case 'compact':
+        return this.onAction(conn, msg);
+      case 'shutdown':
+        return this.onShutdownRequest(conn, msg);
+      default:
+        return undefined; // ack: we send no requests that need one
+    }
+  }
+
+  onWelcome(conn, msg) {
+    clearTimeout(conn.hsTimer);
+    conn.welcomed = true;
+    this.attempt = 0;
+    this.statsIntervalMs = clamp(msg.stats_interval_ms, 100, 3600 * 1000);
+    this.log({ event: 'memvisor_connected', socket: this.options.socketPath, name: msg.name, daemon_pid: msg.pid, stats_interval_ms: this.statsIntervalMs });
+    this.sendStats(conn);
+    conn.statsTimer = setInterval(() => this.sendStats(conn), this.statsIntervalMs);
+    conn.statsTimer.unref();
+    this.emit('connected', msg);
+  }
+
+  // ---- stats -------------------------------------------------------------------------------
+
+  stats() {
+    const s = { type: 'stats', ...currentFigures(), uptime_ms: Math.round(process.uptime() * 1000) };
+    if (this.eld) {
+      const lag = this.eld.mean / 1e6;
+      if (Number.isFinite(lag) && lag >= 0) s.event_loop_lag_ms = Math.round(lag * 1000) / 1000;
+      this.eld.reset();
+    }
+    if (this.cacheCounts) {
+      try {
+        const counts = this.cacheCounts() || {};
+        s.caches = {};
+        for (const [k, v] of Object.entries(counts)) {
+          if (Number.isSafeInteger(v) && v >= 0) s.caches[k] = v;
+        }
+      } catch (err) {
+        this.log({ event: 'memvisor_cache_counts_failed', error: err.message });
+      }
+    }
+    return s;
+  }
+
+  sendStats(conn) {
+    this.send(conn, this.stats(), true);
+  }
+
+  // ---- actions -----------------------------------------------------------------------------
+
+  onAction(conn, req) {
+    if (!this.handlers.has(req.type)) {
+      return this.send(conn, { type: 'error', id: req.id, code: 'action_failed', message: `${req.type}: this bot has no ${req.type} handler` });
+    }
+    if (this.actionBusy) {
+      return this.send(conn, { type: 'error', id: req.id, code: 'busy', message: `${req.type}: another action is running` });
+    }
+    this.actionBusy = true;
+    this.runAction(req)
+      .then((result) => {
+        this.log({
+          event: 'memvisor_action', action: req.type, id: req.id, urgency: req.urgency, ok: result.ok,
+          freed_bytes: result.freed_bytes, duration_ms: result.duration_ms, deadline_ms: req.deadline_ms, late: result.late,
+        });
+        // Ids are per connection: a reply for a connection that went away is dropped.
+        if (this.conn === conn) this.send(conn, result);
+        this.emit('action', result);
+      })
+      .catch((err) => this.log({ event: 'memvisor_action_internal', error: err.message }))
+      .finally(() => {
+        this.actionBusy = false;
+      });
+    return undefined;
+  }
+
+  // The built-in trim: a full V8 GC. What it freed shows in RSS only after V8's background
+  // release, which runAction's settle waits for.
+  trimStep() {
+    const before = process.memoryUsage.rss();
+    const ran = collectGarbage();
+    return { ran, freed: before - process.memoryUsage.rss() };
+  }
+
+  async runAction(req) {
+    const t0 = performance.now();
+    const before = currentFigures();
+    const ctx = { id: req.id, action: req.type, urgency: req.urgency, deadlineMs: req.deadline_ms };
+    let ok = true;
+    let error = '';
+    let details = [];
+    let gcRan = false;
+    try {
+      const fn = this.handlers.get(req.type);
+      if (fn) {
+        const out = await fn(ctx);
+        if (out && Array.isArray(out.details)) details = out.details.map(normalizeDetail).filter(Boolean);
+        if (out && out.ok === false) {
+          ok = false;
+          error = String(out.error || `${req.type} handler reported failure`);
+        }
+      }
+      if (!fn || (req.type === 'compact' && this.options.trimAfterCompact)) {
+        const t = this.trimStep();
+        gcRan = t.ran;
+        if (t.ran) details.push({ name: 'v8_heap', freed_bytes: t.freed });
+      }
+    } catch (err) {
+      ok = false;
+      error = `${req.type} handler threw: ${(err && err.name) || 'Error'}: ${(err && err.message) || String(err)}`;
+    }
+    const rssAfterHandler = process.memoryUsage.rss();
+    const left = req.deadline_ms - (performance.now() - t0);
+    const settled = await settleRss({ maxMs: clamp(left - 50, 0, this.options.settleMaxMs) });
+    if (gcRan) details.push({ name: 'v8_background_release', freed_bytes: rssAfterHandler - settled });
+    const after = currentFigures();
+    const duration = performance.now() - t0;
+    const result = {
+      type: 'action_result',
+      id: req.id,
+      action: req.type,
+      ok,
+      freed_bytes: before.rss_bytes - after.rss_bytes,
+      duration_ms: Math.round(duration * 1000) / 1000,
+      late: duration > req.deadline_ms,
+      before,
+      after,
+      details,
+    };
+    if (!ok) result.error = error;
+    return result;
+  }
+
+  // ---- shutdown ----------------------------------------------------------------------------
+
+  onShutdownRequest(conn, req) {
+    this.send(conn, { type: 'ack', id: req.id });
+    this.log({ event: 'memvisor_shutdown', deadline_ms: req.deadline_ms, reason: req.reason });
+    this.emit('shutdown', req);
+    const deadline = new Promise((resolve) => setTimeout(resolve, req.deadline_ms).unref());
+    let work = Promise.resolve();
+    if (this.shutdownHandler) {
+      work = Promise.resolve()
+        .then(() => this.shutdownHandler({ deadlineMs: req.deadline_ms, reason: req.reason }))
+        .catch((err) => this.log({ event: 'memvisor_shutdown_handler_failed', error: err && err.message }));
+    }
+    Promise.race([work, deadline]).then(() => {
+      this.stop();
+      if (!this.options.exitOnShutdown) return;
+      // Give the ack a moment to be written, then exit 0 as PROTOCOL.md asks.
+      conn.sock.end(() => process.exit(0));
+      setTimeout(() => process.exit(0), 200).unref();
+    });
+  }
+}
+
+// Details from a handler: name required; freed_bytes is what that part measurably released,
+// 0 when the bot cannot separate it (V8 frees memory for all caches at once, at the next GC).
+function normalizeDetail(d) {
+  if (!d || typeof d.name !== 'string' || d.name === '') return null;
+  const out = { name: d.name, freed_bytes: Number.isSafeInteger(d.freed_bytes) ? d.freed_bytes : 0 };
+  if (Number.isSafeInteger(d.entries_before) && d.entries_before >= 0) out.entries_before = d.entries_before;
+  if (Number.isSafeInteger(d.entries_after) && d.entries_after >= 0) out.entries_after = d.entries_after;
+  return out;
+}
+
+module.exports = { MemvisorClient, backoffDelay };
