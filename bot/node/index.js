@@ -1,7 +1,7 @@
 'use strict';
 // memvisor-client: the Node.js side of the memvisor bot protocol (see README.md).
 
-const { MemvisorClient, backoffDelay } = require('./lib/client');
+const { MemvisorClient, backoffDelay, sweepLifetimeSeconds } = require('./lib/client');
 const codec = require('./lib/codec');
 const { Framer } = require('./lib/framer');
 const { HandshakeState } = require('./lib/handshake');
@@ -17,6 +17,7 @@ module.exports = {
   MemvisorClient,
   connect,
   backoffDelay,
+  sweepLifetimeSeconds,
   currentFigures,
   settleRss,
   startMemoryMonitor,

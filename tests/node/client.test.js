@@ -241,3 +241,32 @@ test('backoffDelay: capped exponential with jitter in the upper half, 100 ms .. 
   assert.equal(backoffDelay(1000, () => 0.999999), 5000);
   assert.equal(backoffDelay(1000, () => 0), 2500);
 });
+
+test('a daemon that never answers hello: the client gives up after the handshake timeout and retries', async (t) => {
+  const { daemon, logs } = await setup(t, { daemonOptions: { welcome: false }, clientOptions: { handshakeTimeoutMs: 300 } });
+  const first = await daemon.connection(0);
+  await daemon.waitFor(() => first.closed, 3000, 'the client closes the silent connection');
+  await daemon.connection(1, 5000);
+  assert.ok(logs.some((l) => l.includes('reason=handshake_timeout')), logs.join('\n'));
+});
+
+test('sweepLifetimeSeconds scales the lifetime by urgency like the reference bot', () => {
+  const { sweepLifetimeSeconds } = loadClient();
+  assert.deepEqual(['low', 'normal', 'high', 'critical'].map((u) => sweepLifetimeSeconds(900, u)), [900, 450, 225, 0]);
+});
+
+test('the seed memory monitor line, and its helper printing every MEMORY_LOG_INTERVAL_SECONDS', async () => {
+  const { formatMemLine, startMemoryMonitor } = loadClient();
+  const MB = 1024 * 1024;
+  assert.equal(
+    formatMemLine({ rss: 156.2 * MB, heapUsed: 89.4 * MB, heapTotal: 112.1 * MB, external: 8.3 * MB }, 1.24),
+    '[MEM] rss=156.2MB heapUsed=89.4MB heapTotal=112.1MB ext=8.3MB evLoopDelay=1.24ms',
+  );
+  const lines = [];
+  const stop = startMemoryMonitor({ intervalSeconds: 0.05, log: (l) => lines.push(l) });
+  await sleep(300);
+  stop();
+  assert.ok(lines.length >= 2, `${lines.length} lines`);
+  assert.match(lines[0], /^\[MEM\] rss=\d+\.\dMB heapUsed=\d+\.\dMB heapTotal=\d+\.\dMB ext=\d+\.\dMB evLoopDelay=\d+\.\d\dms$/);
+  assert.equal(startMemoryMonitor({ intervalSeconds: 0 })(), undefined, 'off when 0');
+});

@@ -65,7 +65,7 @@ test('memvisord drives a Node.js bot: sweep reaches the JS handler, shutdown exi
     `      command: [${q(process.execPath)}, --expose-gc, ${q(path.join(__dirname, 'fixtures/bloat_bot.js'))}]`,
     '      env:',
     `        MEMVISOR_NODE_CLIENT_DIR: ${q(clientDir)}`,
-    '        BLOAT_MIB: "80"',
+    '        BLOAT_MIB: "40"',
     '',
   ].join('\n'));
   const out = fs.openSync(log, 'w');

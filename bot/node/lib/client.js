@@ -25,13 +25,21 @@ function backoffDelay(attempt, random = Math.random, minMs = BACKOFF_MIN_MS, max
   return Math.round(nominal / 2 + random() * (nominal / 2));
 }
 
+// A sweeper lifetime scaled by urgency, as the reference bot does: low x1, normal x1/2,
+// high x1/4, critical 0 (everything is stale).
+function sweepLifetimeSeconds(baseSeconds, urgency) {
+  const scale = { low: 1, normal: 0.5, high: 0.25, critical: 0 }[urgency];
+  return scale === undefined ? baseSeconds : Math.floor(baseSeconds * scale);
+}
+
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 const isPowerOfTwo = (n) => n > 0 && (n & (n - 1)) === 0;
 
 class MemvisorClient extends EventEmitter {
   // options: socketPath ($MEMVISOR_SOCKET), name ($MEMVISOR_BOT_NAME), cacheCounts (() =>
   // {name: entries}), log (line => void, stderr), exitOnShutdown (true), settleMaxMs (1000),
-  // handshakeTimeoutMs (5000), maxWriteQueueBytes (1 MiB), trimAfterCompact (true),
+  // handshakeTimeoutMs (5000), maxWriteQueueBytes (1 MiB), trimAfterSweep and
+  // trimAfterCompact (true: a GC after the bot's handler, when --expose-gc),
   // keepProcessAlive (false), random (Math.random, for tests).
   constructor(options = {}) {
     super();
@@ -43,6 +51,7 @@ class MemvisorClient extends EventEmitter {
       settleMaxMs: options.settleMaxMs ?? 1000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
       maxWriteQueueBytes: options.maxWriteQueueBytes ?? 1024 * 1024,
+      trimAfterSweep: options.trimAfterSweep ?? true,
       trimAfterCompact: options.trimAfterCompact ?? true,
       keepProcessAlive: options.keepProcessAlive ?? false,
       random: options.random ?? Math.random,
@@ -365,7 +374,10 @@ class MemvisorClient extends EventEmitter {
           error = String(out.error || `${req.type} handler reported failure`);
         }
       }
-      if (!fn || (req.type === 'compact' && this.options.trimAfterCompact)) {
+      // Evicted entries become free memory only at V8's next collection: without one, a
+      // sweep's measured effect would be nothing and memvisord would escalate for no reason.
+      const trimAfter = (req.type === 'sweep' && this.options.trimAfterSweep) || (req.type === 'compact' && this.options.trimAfterCompact);
+      if (!fn || trimAfter) {
         const t = this.trimStep();
         gcRan = t.ran;
         if (t.ran) details.push({ name: 'v8_heap', freed_bytes: t.freed });
@@ -429,4 +441,4 @@ function normalizeDetail(d) {
   return out;
 }
 
-module.exports = { MemvisorClient, backoffDelay };
+module.exports = { MemvisorClient, backoffDelay, sweepLifetimeSeconds };
