@@ -12,6 +12,12 @@ namespace {
 const std::string kBot = MEMVISOR_BOT_BIN;
 
 TEST(Supervision, KeepsABloatingBotUnderItsLimitWithSweepAndCompactAndNoRestart) {
+#ifdef MEMVISOR_SANITIZED
+  // Measured: compact frees ~13 MiB of a ~75 MiB ASan bot instead of ~64 MiB (the
+  // sanitizer's allocator keeps freed memory), so RSS cannot fall back under the thresholds.
+  GTEST_SKIP() << "the reference bot built with AddressSanitizer does not give freed memory "
+                  "back to the OS; this test needs a non-sanitized build";
+#endif
   Daemon d("bloat");
   // The prod profile's ladder (70% trim, 80% sweep, 90% compact, 100% restart, ceiling 110%)
   // scaled down so the test is quick: a smaller limit, and cooldowns shorter than the bot
