@@ -71,7 +71,7 @@ test('a 150 MiB bot: sweep then trim free what statm shows', { timeout: 60000 },
   assert.ok(sweep.details[0].entries_after < sweep.details[0].entries_before / 5);
   const reported = sweep.freed_bytes + trim.freed_bytes;
   const observed = start - end;
-  t.diagnostic(`statm ${fmt(start)} -> ${fmt(end)} (observed ${fmt(observed)}); reported sweep ${fmt(sweep.freed_bytes)} in ${sweep.duration_ms} ms, trim ${fmt(trim.freed_bytes)} in ${trim.duration_ms} ms; trim details ${JSON.stringify(trim.details)}; heapUsed ${fmt(sweep.before.heap_used_bytes)} -> ${fmt(trim.after.heap_used_bytes)}, heapTotal ${fmt(sweep.before.heap_total_bytes)} -> ${fmt(trim.after.heap_total_bytes)}; messages ${sweep.details[0].entries_before} -> ${sweep.details[0].entries_after}`);
+  t.diagnostic(`statm ${fmt(start)} -> ${fmt(end)} (observed ${fmt(observed)}); reported sweep ${fmt(sweep.freed_bytes)} in ${sweep.duration_ms} ms, trim ${fmt(trim.freed_bytes)} in ${trim.duration_ms} ms; sweep details ${JSON.stringify(sweep.details)}; trim details ${JSON.stringify(trim.details)}; heapUsed ${fmt(sweep.before.heap_used_bytes)} -> ${fmt(trim.after.heap_used_bytes)}, heapTotal ${fmt(sweep.before.heap_total_bytes)} -> ${fmt(trim.after.heap_total_bytes)}; messages ${sweep.details[0].entries_before} -> ${sweep.details[0].entries_after}`);
   // The sweep drops 90% of the messages and the client's GC after it makes that visible.
   assert.deepEqual(sweep.details.map((d) => d.name), ['messages', 'v8_heap', 'v8_background_release'], 'the cache and both halves of a V8 GC');
   const halves = sweep.details[1].freed_bytes + sweep.details[2].freed_bytes;

@@ -270,3 +270,42 @@ test('the seed memory monitor line, and its helper printing every MEMORY_LOG_INT
   assert.match(lines[0], /^\[MEM\] rss=\d+\.\dMB heapUsed=\d+\.\dMB heapTotal=\d+\.\dMB ext=\d+\.\dMB evLoopDelay=\d+\.\d\dms$/);
   assert.equal(startMemoryMonitor({ intervalSeconds: 0 })(), undefined, 'off when 0');
 });
+
+test('shutdown in a real bot process: ack, the bot handler runs, the process exits 0', async (t) => {
+  const dir = tempDir('shutdown');
+  const socketPath = path.join(dir, 'bot.sock');
+  const daemon = new FakeDaemon(socketPath);
+  await daemon.listen();
+  t.after(async () => {
+    await daemon.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const script = `
+    const { MemvisorClient } = require(${JSON.stringify(clientDir)});
+    const keepAlive = setInterval(() => {}, 1000); // the bot's gateway connection
+    new MemvisorClient({ socketPath: ${JSON.stringify(socketPath)} })
+      .onShutdown(async ({ reason }) => { clearInterval(keepAlive); process.stdout.write('destroyed: ' + reason + '\\n'); })
+      .start();
+  `;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (out += b));
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  const conn = await daemon.connection(0);
+  daemon.send(conn, { type: 'shutdown', id: 9, deadline_ms: 5000, reason: 'limit exceeded' });
+  const code = await exited;
+  assert.equal(code, 0, out);
+  assert.ok(conn.frames.some((f) => f.type === 'ack' && f.id === 9), 'ack sent before exiting');
+  assert.match(out, /destroyed: limit exceeded/);
+});
+
+test('the package loads from ESM with named exports', async () => {
+  const child = spawn(process.execPath, ['--input-type=module', '-e',
+    `import { MemvisorClient, connect } from ${JSON.stringify(path.join(clientDir, 'index.js'))}; process.stdout.write(typeof MemvisorClient + typeof connect);`],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (b) => (out += b));
+  assert.equal(await new Promise((r) => child.on('exit', r)), 0);
+  assert.equal(out, 'functionfunction');
+});

@@ -116,9 +116,13 @@ class MemvisorClient extends EventEmitter {
     if (this.eld) this.eld.disable();
   }
 
-  // Sends an `event` for memvisord's journal; dropped (returns false) when not connected.
+  // Sends an `event` (level debug|info|warn|error) for memvisord's journal; returns false
+  // (dropped) when not connected or the level is unknown. Never throws.
   event(level, message, fields = {}) {
-    if (!LEVELS.includes(level)) throw new TypeError(`memvisor: unknown level ${level}`);
+    if (!LEVELS.includes(level)) {
+      this.log({ event: 'memvisor_bad_event_level', level });
+      return false;
+    }
     if (!this.connected) return false;
     const strFields = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]));
     return this.send(this.conn, { type: 'event', level, message: String(message), fields: strFields }, true);
@@ -245,14 +249,20 @@ class MemvisorClient extends EventEmitter {
       try {
         msg = decode(frame);
       } catch (err) {
-        if (err instanceof ProtocolError) return this.protocolError(conn, err);
-        throw err;
+        return this.protocolError(conn, err instanceof ProtocolError ? err : new ProtocolError('bad_json', String(err)));
       }
       const refusal = conn.hs.accept(msg);
       if (refusal) {
         return this.protocolError(conn, refusal, refusal.code === 'unexpected_message' ? msg.id : undefined);
       }
-      this.onMessage(conn, msg);
+      try {
+        this.onMessage(conn, msg);
+      } catch (err) {
+        // A bug of ours (or a throwing log sink) costs the connection, never the bot.
+        this.log({ event: 'memvisor_internal_error', type: msg.type, error: err && err.message });
+        this.closeConn(conn, 'internal_error');
+        return;
+      }
     }
     if (tooLarge && !conn.closing) {
       this.protocolError(conn, new ProtocolError('frame_too_large', 'frame: a line longer than 65536 bytes'));
@@ -414,7 +424,8 @@ class MemvisorClient extends EventEmitter {
     this.send(conn, { type: 'ack', id: req.id });
     this.log({ event: 'memvisor_shutdown', deadline_ms: req.deadline_ms, reason: req.reason });
     this.emit('shutdown', req);
-    const deadline = new Promise((resolve) => setTimeout(resolve, req.deadline_ms).unref());
+    // Exit a little before the deadline, so memvisord never needs its stop signal.
+    const deadline = new Promise((resolve) => setTimeout(resolve, Math.max(0, req.deadline_ms - 250)).unref());
     let work = Promise.resolve();
     if (this.shutdownHandler) {
       work = Promise.resolve()
