@@ -15,7 +15,8 @@ const std::string kBot = MEMVISOR_BOT_BIN;
 // A bot started by the test, not by memvisord.
 class ForeignBot {
  public:
-  ForeignBot(const std::string& socket, const std::string& name, const fs::path& log) {
+  ForeignBot(const std::string& socket, const std::string& name, const fs::path& log,
+             const std::string& seed = "1") {
     pid = ::fork();
     if (pid == 0) {
       ::setenv("MEMVISOR_SOCKET", socket.c_str(), 1);
@@ -23,8 +24,8 @@ class ForeignBot {
       const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(out, 1);
       ::dup2(out, 2);
-      ::execl(kBot.c_str(), kBot.c_str(), "--rate", "50", "--progress-interval", "0",
-              static_cast<char*>(nullptr));
+      ::execl(kBot.c_str(), kBot.c_str(), "--rate", "50", "--progress-interval", "0", "--seed",
+              seed.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
   }
@@ -104,6 +105,30 @@ TEST(Attach, FindsTheBotByPidfileAndLeavesItRunningOnShutdown) {
   ASSERT_EQ(d.stop(), 0) << d.journalText();
   EXPECT_EQ(::kill(bot.pid, 0), 0) << "an attached bot is left running when memvisord stops";
   EXPECT_TRUE(d.entries("signal").empty());
+}
+
+TEST(Attach, FindsTheBotByCommandLinePatternAndAdoptsItAgainAfterItsOwnManagerRestartsIt) {
+  Daemon d("attach-cmdline");
+  const std::string seed = std::to_string(10000 + ::getpid() % 50000);  // unique per test run
+  auto bot = std::make_unique<ForeignBot>(d.socket("bot.sock"), "cmdbot", d.dir / "bot.log", seed);
+  d.writeConfig(R"(  - name: cmdbot
+    limit: 256MiB
+    attach: {cmdline: "memvisor-bot .*--seed )" +
+                seed + R"($"}
+)");
+  d.start();
+  auto first = d.waitForKind("attach", 20s);
+  ASSERT_TRUE(first) << d.journalText();
+  EXPECT_EQ(num(*first, "pid"), bot->pid);
+  // The bot's own manager restarts it: memvisord finds the new incarnation.
+  bot.reset();
+  auto again =
+      std::make_unique<ForeignBot>(d.socket("bot.sock"), "cmdbot", d.dir / "bot.log", seed);
+  auto second = d.waitForKind("attach", 20s, 1);
+  ASSERT_TRUE(second) << d.journalText();
+  EXPECT_EQ(num(*second, "pid"), again->pid);
+  EXPECT_TRUE(d.entries("spawn").empty());
+  ASSERT_EQ(d.stop(), 0);
 }
 
 }  // namespace
