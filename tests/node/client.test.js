@@ -309,3 +309,19 @@ test('the package loads from ESM with named exports', async () => {
   assert.equal(await new Promise((r) => child.on('exit', r)), 0);
   assert.equal(out, 'functionfunction');
 });
+
+test('a throwing listener or log sink never takes the bot down', async (t) => {
+  const { daemon, client } = await setup(t, { clientOptions: { log: () => { throw new Error('sink down'); } } });
+  client.on('connected', () => {
+    throw new Error('listener bug');
+  });
+  client.on('action', () => {
+    throw new Error('listener bug');
+  });
+  const conn = await daemon.connection(0);
+  const r = await request(daemon, conn, { type: 'sweep', urgency: 'low', deadline_ms: 5000 });
+  assert.equal(r.ok, true);
+  const pong = await request(daemon, conn, { type: 'ping' });
+  assert.equal(pong.type, 'pong');
+  assert.equal(daemon.conns.length, 1, 'still the first connection');
+});

@@ -128,6 +128,15 @@ class MemvisorClient extends EventEmitter {
     return this.send(this.conn, { type: 'event', level, message: String(message), fields: strFields }, true);
   }
 
+  // Emits to the bot's listeners; a listener that throws costs a log line, never the bot.
+  safeEmit(name, ...args) {
+    try {
+      this.emit(name, ...args);
+    } catch (err) {
+      this.log({ event: 'memvisor_listener_failed', listener: name, error: err && err.message });
+    }
+  }
+
   log(fields) {
     try {
       this.options.log(logfmt({ component: 'memvisor_client', ...fields }));
@@ -141,7 +150,15 @@ class MemvisorClient extends EventEmitter {
   connect() {
     this.reconnectTimer = null;
     if (!this.running) return;
-    const sock = net.createConnection({ path: this.options.socketPath });
+    let sock;
+    try {
+      sock = net.createConnection({ path: this.options.socketPath });
+    } catch (err) {
+      this.log({ event: 'memvisor_connect_failed', socket: this.options.socketPath, attempt: this.attempt, error: err.code || err.message });
+      this.reconnectTimer = setTimeout(() => this.connect(), backoffDelay(this.attempt++, this.options.random));
+      this.reconnectTimer.unref();
+      return;
+    }
     const conn = {
       sock,
       framer: new Framer(),
@@ -186,7 +203,7 @@ class MemvisorClient extends EventEmitter {
     clearInterval(conn.statsTimer);
     if (conn.welcomed) {
       this.log({ event: 'memvisor_disconnected', socket: this.options.socketPath });
-      this.emit('disconnected');
+      this.safeEmit('disconnected');
     }
     if (this.conn !== conn) return;
     this.conn = null;
@@ -233,7 +250,7 @@ class MemvisorClient extends EventEmitter {
 
   protocolError(conn, err, id) {
     this.log({ event: 'memvisor_protocol_error', code: err.code, message: err.message });
-    this.emit('protocol_error', err);
+    this.safeEmit('protocol_error', err);
     const frame = { type: 'error', code: err.code, message: err.message };
     if (id !== undefined) frame.id = id;
     this.send(conn, frame);
@@ -301,7 +318,7 @@ class MemvisorClient extends EventEmitter {
     this.sendStats(conn);
     conn.statsTimer = setInterval(() => this.sendStats(conn), this.statsIntervalMs);
     conn.statsTimer.unref();
-    this.emit('connected', msg);
+    this.safeEmit('connected', msg);
   }
 
   // ---- stats -------------------------------------------------------------------------------
@@ -349,7 +366,7 @@ class MemvisorClient extends EventEmitter {
         });
         // Ids are per connection: a reply for a connection that went away is dropped.
         if (this.conn === conn) this.send(conn, result);
-        this.emit('action', result);
+        this.safeEmit('action', result);
       })
       .catch((err) => this.log({ event: 'memvisor_action_internal', error: err.message }))
       .finally(() => {
@@ -423,7 +440,7 @@ class MemvisorClient extends EventEmitter {
   onShutdownRequest(conn, req) {
     this.send(conn, { type: 'ack', id: req.id });
     this.log({ event: 'memvisor_shutdown', deadline_ms: req.deadline_ms, reason: req.reason });
-    this.emit('shutdown', req);
+    this.safeEmit('shutdown', req);
     // Exit a little before the deadline, so memvisord never needs its stop signal.
     const deadline = new Promise((resolve) => setTimeout(resolve, Math.max(0, req.deadline_ms - 250)).unref());
     let work = Promise.resolve();
