@@ -1,6 +1,7 @@
 // The run loop of memvisord and the checks around it.
 #include "memvisor/daemon/daemon_app.hpp"
 
+#include <prometheus/exposer.h>
 #include <sys/prctl.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "memvisor/config/units.hpp"
 #include "memvisor/control/server.hpp"
 #include "memvisor/daemon/child_reaper.hpp"
+#include "memvisor/daemon/metrics.hpp"
 #include "memvisor/daemon/signaller.hpp"
 #include "memvisor/daemon/supervisor.hpp"
 #include "memvisor/sampling/process_files.hpp"
@@ -201,8 +203,23 @@ int runDaemon(const DaemonOptions& options) {
            "reaped orphan pid " + std::to_string(pid) + ": " + info.describe());
   });
   PidfdSignaller signaller;
+  // Before the bots start, so that their series exist from the first sample.
+  std::optional<Metrics> metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!cfg.daemon.metrics_listen.empty()) {
+    metrics.emplace();
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(cfg.daemon.metrics_listen);
+    } catch (const std::exception& e) {
+      record(journal, "self_check", proto::Level::kError,
+             "metrics endpoint " + cfg.daemon.metrics_listen + ": " + e.what());
+      return kExitSelfCheck;
+    }
+    exposer->RegisterCollectable(metrics->registry());
+  }
   Supervisor::Options so;
   so.paths = options.paths;
+  so.metrics = metrics ? &*metrics : nullptr;
   so.wall_ms = wallMs;
   so.load_config = [path = options.config_path] { return loadAndValidate(path); };
   Supervisor supervisor(io, journal, signaller, reaper, cfg, so);
@@ -240,6 +257,9 @@ int runDaemon(const DaemonOptions& options) {
              options.config_path,
          {{"pid", std::to_string(::getpid())},
           {"bot_socket", cfg.daemon.bot_socket},
+          {"metrics", cfg.daemon.metrics_listen.empty()
+                          ? "off"
+                          : "http://" + cfg.daemon.metrics_listen + "/metrics"},
           {"control_socket", cfg.daemon.control_socket}});
 
   int exit_code = kExitOk;

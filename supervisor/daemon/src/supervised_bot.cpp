@@ -94,7 +94,12 @@ SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
       process_(env.io, env.reaper, env.signaller, processOptions(), processHooks()),
       pstate_(policy::makeState(policy_, Clock::now())),
       sample_timer_(env.io),
-      connect_timer_(env.io) {}
+      connect_timer_(env.io) {
+  if (env_.metrics) {
+    series_ = &env_.metrics->bot(config_.name);
+    series_->limit->Set(static_cast<double>(policy_.limit));
+  }
+}
 
 SupervisedBot::~SupervisedBot() {
   *alive_ = false;
@@ -102,6 +107,7 @@ SupervisedBot::~SupervisedBot() {
   connect_timer_.cancel();
   detection_.stop();
   if (session_) session_->close("bot removed");
+  if (env_.metrics) env_.metrics->removeBot(config_.name);
   if (cgroup_ && !process_.running()) cgroup_->remove();
 }
 
@@ -259,6 +265,11 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
   last_sample_.reset();
   last_metric_.reset();
   last_stats_.reset();
+  if (series_) {
+    series_->up->Set(1);
+    if (started_once_) series_->restarts->Increment();
+  }
+  started_once_ = true;
   journal(owned ? "spawn" : "attach", proto::Level::kInfo,
           std::string(owned ? "started" : "attached to") + " pid " + std::to_string(pid) +
               (cgroup_ ? " in " + cgroup_->dir() : ""),
@@ -270,7 +281,8 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
 void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_for, bool expected) {
   sample_timer_.cancel();
   connect_timer_.cancel();
-  awaiting_.reset();  // the policy state is renewed when the next incarnation starts
+  awaiting_.reset();
+  if (series_) series_->up->Set(0);  // the policy state is renewed when the next incarnation starts
   detection_.stop();
   // The kernel's OOM kills show in the cgroup's counter, even after the process is gone.
   std::optional<sampling::CgroupLocation> loc;
@@ -404,6 +416,13 @@ void SupervisedBot::sampleNow() {
   const auto metric = metricOf(*r);
   last_sample_ = std::move(r.value());
   last_metric_ = metric;
+  if (series_) {
+    const auto& s = *last_sample_;
+    series_->rss->Set(static_cast<double>(s.rss_bytes));
+    if (s.pss_bytes) series_->pss->Set(static_cast<double>(*s.pss_bytes));
+    if (s.working_set_bytes) series_->working_set->Set(static_cast<double>(*s.working_set_bytes));
+    if (s.cgroup_usage_bytes) series_->cgroup->Set(static_cast<double>(*s.cgroup_usage_bytes));
+  }
   ++samples_;
   if (metric) {
     if (!peak_metric_ || *metric > *peak_metric_) peak_metric_ = metric;
@@ -423,6 +442,7 @@ void SupervisedBot::checkOom(std::uint64_t count, const std::string& when) {
   const auto delta = static_cast<std::int64_t>(count - *oom_baseline_);
   oom_baseline_ = count;
   oom_kills_ += delta;
+  if (series_) series_->oom_kills->Increment(static_cast<double>(delta));
   journal("oom_kill", proto::Level::kError,
           "the kernel OOM-killed " + std::to_string(delta) +
               " process(es) in the bot's cgroup (seen " + when + ")",
@@ -571,6 +591,10 @@ void SupervisedBot::finishAction(const policy::Intent& intent, policy::ActionRes
   last_action_ = proto::LastAction{config::toString(intent.action), ok, result.freed_bytes,
                                    env_.wall_ms(), intent.reason};
   ++actions_;
+  if (env_.metrics) {
+    env_.metrics->action(config_.name, config::toString(intent.action),
+                         policy::toString(result.outcome), result.freed_bytes);
+  }
   journalNotes(policy::onActionResult(pstate_, result, policy_, Clock::now()));
   // See the effect, and let an escalation proceed without waiting a whole interval.
   if (process_.running()) scheduleSample(milliseconds(0));
@@ -620,6 +644,10 @@ void SupervisedBot::runAction(proto::Action action, std::function<void(proto::Bo
                    {"duration_ms", ms(out.duration_ms)}});
           last_action_ = proto::LastAction{proto::toString(action), out.ok, out.freed_bytes,
                                            env_.wall_ms(), "operator"};
+          if (env_.metrics) {
+            env_.metrics->action(config_.name, proto::toString(action), out.ok ? "ok" : out.code,
+                                 out.freed_bytes);
+          }
         }
         done(out);
       });
@@ -649,6 +677,7 @@ Result<void> SupervisedBot::bind(const std::shared_ptr<BotSession>& session) {
     session_->close("replaced by a new connection from pid " + std::to_string(session->peer().pid));
   }
   session_ = session;
+  if (series_) series_->connected->Set(1);
   std::string caps;
   for (const auto& c : session->hello().capabilities) caps += (caps.empty() ? "" : ",") + c;
   journal("session", proto::Level::kInfo,
@@ -673,6 +702,7 @@ void SupervisedBot::onSessionClosed(const std::shared_ptr<BotSession>& session,
                                     const std::string& reason) {
   if (session_ != session) return;
   session_.reset();
+  if (series_) series_->connected->Set(0);
   journal("session", proto::Level::kInfo, "bot disconnected: " + reason);
 }
 
@@ -689,6 +719,7 @@ void SupervisedBot::setLimit(config::Bytes limit) {
   const config::Bytes before = policy_.limit;
   policy_.limit = limit;
   runtime_limit_ = true;
+  if (series_) series_->limit->Set(static_cast<double>(limit));
   journal("config", proto::Level::kInfo,
           "limit set at runtime to " + config::formatBytes(limit) + " (was " +
               config::formatBytes(before) + ")",
@@ -708,6 +739,7 @@ void SupervisedBot::applyConfig(const config::BotConfig& config) {
   } else {
     runtime_limit_ = false;
   }
+  if (series_) series_->limit->Set(static_cast<double>(policy_.limit));
   // Threshold lists may have changed shape: a fresh state, keeping the start-up time.
   pstate_ = policy::makeState(policy_, pstate_.started_at);
   process_.setOptions(processOptions());

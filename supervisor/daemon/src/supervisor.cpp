@@ -46,7 +46,8 @@ Supervisor::Supervisor(asio::io_context& io, journal::Journal& journal, Signalle
            options_.paths,
            config_.daemon.bot_socket,
            options_.wall_ms,
-           options_.cgroup_parent} {}
+           options_.cgroup_parent,
+           options_.metrics} {}
 
 Supervisor::~Supervisor() {
   *alive_ = false;

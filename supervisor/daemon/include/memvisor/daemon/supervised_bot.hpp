@@ -19,6 +19,7 @@
 #include "memvisor/daemon/bot_process.hpp"
 #include "memvisor/daemon/bot_session.hpp"
 #include "memvisor/daemon/child_reaper.hpp"
+#include "memvisor/daemon/metrics.hpp"
 #include "memvisor/daemon/owned_cgroup.hpp"
 #include "memvisor/daemon/signaller.hpp"
 #include "memvisor/detection/plan.hpp"
@@ -42,6 +43,7 @@ struct BotEnv {
   // Use this existing cgroup for bots that own one instead of creating
   // <memvisord's cgroup>/memvisor-<bot> (tests create their own). Empty = create.
   std::string cgroup_parent;
+  Metrics* metrics = nullptr;  // null: no metrics endpoint
 };
 
 class SupervisedBot {
@@ -139,6 +141,8 @@ class SupervisedBot {
   std::uint64_t samples_ = 0;
   std::uint64_t kernel_wakeups_ = 0;
   std::uint64_t actions_ = 0;
+  bool started_once_ = false;
+  Metrics::BotSeries* series_ = nullptr;
   std::uint64_t generation_ = 0;  // bumped per process incarnation
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -29,6 +29,7 @@ class Supervisor : public control::ControlBackend {
     std::function<Result<config::Config>()> load_config;
     std::function<std::int64_t()> wall_ms;
     SessionOptions session;
+    Metrics* metrics = nullptr;  // null: no metrics endpoint
   };
 
   Supervisor(boost::asio::io_context& io, journal::Journal& journal, Signaller& signaller,

@@ -1,0 +1,59 @@
+// Metrics: memvisord's Prometheus series. The families are built once at start-up and the
+// supervisor loop only calls Set/Increment on kept series; a bot's series are removed when
+// the bot goes away. Served on daemon.metrics_listen by prometheus-cpp's Exposer (its HTTP
+// threads only read the registry, whose metrics are atomic: the one stated reason for
+// threads besides the io_context's).
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace memvisor::daemon {
+
+class Metrics {
+ public:
+  Metrics();
+
+  struct BotSeries {
+    prometheus::Gauge* rss = nullptr;
+    prometheus::Gauge* pss = nullptr;
+    prometheus::Gauge* working_set = nullptr;
+    prometheus::Gauge* cgroup = nullptr;
+    prometheus::Gauge* limit = nullptr;
+    prometheus::Gauge* up = nullptr;         // 1 while the bot's process runs
+    prometheus::Gauge* connected = nullptr;  // 1 while its bot session is open
+    prometheus::Counter* restarts = nullptr;
+    prometheus::Counter* oom_kills = nullptr;
+  };
+  // The bot's series, created on first use.
+  BotSeries& bot(const std::string& name);
+  void removeBot(const std::string& name);
+  // memvisor_actions_total{bot,action,result} and memvisor_freed_bytes_total{bot,action}.
+  void action(const std::string& bot, const std::string& action, const std::string& result,
+              std::int64_t freed_bytes);
+
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Gauge>& memory_;
+  prometheus::Family<prometheus::Gauge>& limit_;
+  prometheus::Family<prometheus::Gauge>& up_;
+  prometheus::Family<prometheus::Gauge>& connected_;
+  prometheus::Family<prometheus::Counter>& restarts_;
+  prometheus::Family<prometheus::Counter>& oom_kills_;
+  prometheus::Family<prometheus::Counter>& actions_;
+  prometheus::Family<prometheus::Counter>& freed_;
+  std::map<std::string, BotSeries> bots_;
+  std::map<std::string, std::map<std::string, prometheus::Counter*>> action_series_;
+};
+
+}  // namespace memvisor::daemon

@@ -1,0 +1,103 @@
+// The Prometheus families of memvisord.
+#include "memvisor/daemon/metrics.hpp"
+
+namespace memvisor::daemon {
+
+namespace pm = prometheus;
+
+Metrics::Metrics()
+    : registry_(std::make_shared<pm::Registry>()),
+      memory_(pm::BuildGauge()
+                  .Name("memvisor_bot_memory_bytes")
+                  .Help("A supervised bot's memory by figure: rss, pss, working_set, cgroup")
+                  .Register(*registry_)),
+      limit_(pm::BuildGauge()
+                 .Name("memvisor_bot_limit_bytes")
+                 .Help("The memory limit memvisord enforces for the bot")
+                 .Register(*registry_)),
+      up_(pm::BuildGauge()
+              .Name("memvisor_bot_up")
+              .Help("1 while the bot's process runs")
+              .Register(*registry_)),
+      connected_(pm::BuildGauge()
+                     .Name("memvisor_bot_connected")
+                     .Help("1 while the bot is connected to the bot socket")
+                     .Register(*registry_)),
+      restarts_(pm::BuildCounter()
+                    .Name("memvisor_bot_restarts_total")
+                    .Help("Restarts of the bot (crashes and memory restarts)")
+                    .Register(*registry_)),
+      oom_kills_(pm::BuildCounter()
+                     .Name("memvisor_bot_oom_kills_total")
+                     .Help("Kernel OOM kills seen in the bot's cgroup")
+                     .Register(*registry_)),
+      actions_(pm::BuildCounter()
+                   .Name("memvisor_actions_total")
+                   .Help("Actions taken on a bot, by action and result")
+                   .Register(*registry_)),
+      freed_(pm::BuildCounter()
+                 .Name("memvisor_freed_bytes_total")
+                 .Help("Bytes the bot reported freed by successful actions")
+                 .Register(*registry_)) {}
+
+Metrics::BotSeries& Metrics::bot(const std::string& name) {
+  auto it = bots_.find(name);
+  if (it != bots_.end()) return it->second;
+  BotSeries s;
+  s.rss = &memory_.Add({{"bot", name}, {"figure", "rss"}});
+  s.pss = &memory_.Add({{"bot", name}, {"figure", "pss"}});
+  s.working_set = &memory_.Add({{"bot", name}, {"figure", "working_set"}});
+  s.cgroup = &memory_.Add({{"bot", name}, {"figure", "cgroup"}});
+  s.limit = &limit_.Add({{"bot", name}});
+  s.up = &up_.Add({{"bot", name}});
+  s.connected = &connected_.Add({{"bot", name}});
+  s.restarts = &restarts_.Add({{"bot", name}});
+  s.oom_kills = &oom_kills_.Add({{"bot", name}});
+  return bots_.emplace(name, s).first->second;
+}
+
+void Metrics::removeBot(const std::string& name) {
+  auto it = bots_.find(name);
+  if (it == bots_.end()) return;
+  const BotSeries& s = it->second;
+  for (auto* g : {s.rss, s.pss, s.working_set, s.cgroup}) memory_.Remove(g);
+  limit_.Remove(s.limit);
+  up_.Remove(s.up);
+  connected_.Remove(s.connected);
+  restarts_.Remove(s.restarts);
+  oom_kills_.Remove(s.oom_kills);
+  bots_.erase(it);
+  auto a = action_series_.find(name);
+  if (a != action_series_.end()) {
+    for (auto& [key, c] : a->second) {
+      if (key.rfind("freed:", 0) == 0) {
+        freed_.Remove(c);
+      } else {
+        actions_.Remove(c);
+      }
+    }
+    action_series_.erase(a);
+  }
+}
+
+void Metrics::action(const std::string& bot, const std::string& action, const std::string& result,
+                     std::int64_t freed_bytes) {
+  auto& series = action_series_[bot];
+  const std::string key = action + ":" + result;
+  auto it = series.find(key);
+  if (it == series.end()) {
+    it = series.emplace(key, &actions_.Add({{"bot", bot}, {"action", action}, {"result", result}}))
+             .first;
+  }
+  it->second->Increment();
+  if (result == "ok" && freed_bytes > 0) {
+    const std::string fkey = "freed:" + action;
+    auto f = series.find(fkey);
+    if (f == series.end()) {
+      f = series.emplace(fkey, &freed_.Add({{"bot", bot}, {"action", action}})).first;
+    }
+    f->second->Increment(static_cast<double>(freed_bytes));
+  }
+}
+
+}  // namespace memvisor::daemon
