@@ -124,5 +124,40 @@ TEST(CgroupV1, WakesOnKernelThresholdEventsAndKeepsTheBotFromTheOomKiller) {
   EXPECT_LT(cg.read("memory.max_usage_in_bytes"), 192ll << 20);
 }
 
+TEST(CgroupV1, JournalsAndCountsTheKernelsOomKillsInTheCgroupItOwns) {
+  if (ownMemoryCgroup().empty()) GTEST_SKIP() << "no cgroup v1 memory controller";
+  Daemon d("oom");
+  // Deliberately wrong: only an alert, no ceiling, and the kernel limit 10% above the limit,
+  // so that a fast leak meets the kernel's OOM killer before anything else.
+  d.writeConfig(R"(  - name: oomed
+    limit: 64MiB
+    kernel_limit_margin: 10%
+    hard_ceiling: none
+    poll: {min: 100ms, max: 500ms}
+    thresholds:
+      - {at: 90%, action: alert}
+    restart: {backoff_initial: 5s, start_seconds: 30s}
+    spawn:
+      command: [)" +
+                kBot + R"(, --leak, 32MiB, --rate, "50", --progress-interval, "0"]
+)");
+  d.start();
+  auto cg = d.waitForKind("cgroup", 20s);
+  ASSERT_TRUE(cg) << d.journalText();
+  if (num(*cg, "kernel_limit") == 0)
+    GTEST_SKIP() << "memvisord cannot own a cgroup here: " << str(*cg, "msg");
+  auto oom = d.waitForKind("oom_kill", 30s);
+  ASSERT_TRUE(oom) << d.journalText();
+  EXPECT_EQ(num(*oom, "count"), 1);
+  auto exit = d.waitForKind("exit", 10s);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(str(*exit, "status"), "signal 9 (KILL)");
+  EXPECT_EQ(str(*exit, "expected"), "false");
+  ASSERT_EQ(d.stop(), 0) << d.journalText();
+  auto summary = summaryOf(d, "oomed");
+  ASSERT_TRUE(summary);
+  EXPECT_EQ(num(*summary, "oom_kills"), 1);
+}
+
 }  // namespace
 }  // namespace memvisor::testing
