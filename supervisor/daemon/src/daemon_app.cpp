@@ -151,7 +151,8 @@ std::vector<std::string> selfCheck(const config::Config& config, const sampling:
       problems.push_back("bot " + bot.name + ": command " + argv[0] +
                          " not found or not executable");
     }
-    if (!bot.spawn.cwd.empty() && !fs::is_directory(bot.spawn.cwd)) {
+    std::error_code ec;
+    if (!bot.spawn.cwd.empty() && !fs::is_directory(bot.spawn.cwd, ec)) {
       problems.push_back("bot " + bot.name + ": cwd " + bot.spawn.cwd + " is not a directory");
     }
     if (!bot.spawn.user.empty() && ::geteuid() != 0 && warnings) {

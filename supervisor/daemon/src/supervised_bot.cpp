@@ -202,7 +202,13 @@ std::optional<pid_t> SupervisedBot::discover() const {
     for (char& c : cmdline) {
       if (c == '\0') c = ' ';
     }
-    if (std::regex_search(cmdline, re) && (!best || *pid < *best)) best = pid;
+    bool match = false;
+    try {
+      match = std::regex_search(cmdline, re);
+    } catch (const std::regex_error&) {
+      return std::nullopt;  // pathological pattern (complexity): this scan finds nothing
+    }
+    if (match && (!best || *pid < *best)) best = pid;
   }
   return best;
 }
@@ -216,7 +222,8 @@ Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
       if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
         made = errnoError(errno, "creating cgroup " + dir);
       } else {
-        const bool v1 = std::filesystem::exists(dir + "/memory.limit_in_bytes");
+        std::error_code ec;  // the non-throwing overload: no exception on the event loop
+        const bool v1 = std::filesystem::exists(dir + "/memory.limit_in_bytes", ec);
         made = OwnedCgroup::adopt(v1 ? sampling::CgroupVersion::kV1 : sampling::CgroupVersion::kV2,
                                   dir);
       }
