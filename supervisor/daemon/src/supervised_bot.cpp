@@ -737,15 +737,10 @@ void SupervisedBot::setLimit(config::Bytes limit) {
 }
 
 void SupervisedBot::applyConfig(const config::BotConfig& config) {
-  const config::Bytes runtime = policy_.limit;
-  const bool keep_runtime = runtime_limit_ && config.policy.limit == config_.policy.limit;
+  // A reload makes the file the truth again: a runtime limit ends here (PROTOCOL.md 7.5).
   config_ = config;
   policy_ = config_.policy;
-  if (keep_runtime) {
-    policy_.limit = runtime;
-  } else {
-    runtime_limit_ = false;
-  }
+  runtime_limit_ = false;
   if (series_) series_->limit->Set(static_cast<double>(policy_.limit));
   // Threshold lists may have changed shape: a fresh state, keeping the start-up time.
   pstate_ = policy::makeState(policy_, pstate_.started_at);

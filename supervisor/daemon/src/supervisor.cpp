@@ -164,6 +164,16 @@ proto::ReloadResult Supervisor::reload() {
       if (const auto* bc = next.findBot(name)) bot->applyConfig(*bc);
     }
   }
+  // Runtime limits end with a reload, even for bots whose file entry did not change.
+  std::vector<std::string> restored;
+  for (auto* bot : bots()) {
+    const auto* bc = next.findBot(bot->name());
+    if (!bc || !bot->limitFromRuntime()) continue;
+    const std::string line = bot->name() + ": limit " + config::formatBytes(bot->limit()) +
+                             " (runtime) -> " + config::formatBytes(bc->policy.limit) + " (config)";
+    bot->applyConfig(*bc);
+    restored.push_back(line);
+  }
   config_.bots = next.bots;
   config_.source = next.source;
   for (const auto& name : diff.added_bots) {
@@ -175,13 +185,15 @@ proto::ReloadResult Supervisor::reload() {
         "daemon settings changed (sockets, journal, metrics): they apply when memvisord restarts");
   }
   for (const auto& change : diff.changes) journal("config", proto::Level::kInfo, change);
+  for (const auto& line : restored) journal("config", proto::Level::kInfo, line);
   for (const auto& name : diff.respawn_bots) {
     journal("config", proto::Level::kInfo,
             "command, env, cwd or user of " + name + " changed: takes effect at its next restart");
   }
-  if (diff.empty()) journal("config", proto::Level::kInfo, "reload: no change");
+  if (diff.empty() && restored.empty()) journal("config", proto::Level::kInfo, "reload: no change");
   result.ok = true;
   result.changes = diff.changes;
+  result.changes.insert(result.changes.end(), restored.begin(), restored.end());
   return result;
 }
 

@@ -138,6 +138,17 @@ TEST_F(SupervisorTest, RefusesABadReloadAndKeepsTheRunningConfig) {
   EXPECT_EQ(supervisor_->find("amayo")->pid(), before);
 }
 
+TEST_F(SupervisorTest, RestoresTheFilesLimitOnReloadEvenWhenTheFileDidNotChange) {
+  (void)call(proto::LimitRequest{1, "amayo", 128 * config::kMiB});
+  next_yaml_ = yaml("256MiB");  // the same file
+  const auto r = std::get<proto::ReloadResult>(call(proto::ReloadRequest{2}));
+  EXPECT_TRUE(r.ok);
+  ASSERT_EQ(r.changes.size(), 1u);
+  EXPECT_EQ(r.changes[0], "amayo: limit 128 MiB (runtime) -> 256 MiB (config)");
+  EXPECT_EQ(supervisor_->find("amayo")->limit(), 256 * config::kMiB);
+  EXPECT_FALSE(supervisor_->find("amayo")->limitFromRuntime());
+}
+
 TEST_F(SupervisorTest, StopsAndStartsTheBotOnLifecycleRequests) {
   const pid_t first = supervisor_->find("amayo")->pid();
   auto stopped = std::get<proto::LifecycleResult>(

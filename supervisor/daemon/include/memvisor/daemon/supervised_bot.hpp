@@ -62,8 +62,8 @@ class SupervisedBot {
   Result<void> restart(const std::string& reason, std::function<void()> done);
   // SIGKILL to what memvisord started (a second SIGTERM during shutdown).
   void killNow() { process_.killNow(); }
-  // A reload changed this bot: new policy and lifecycle options (a runtime limit survives
-  // unless the file's limit changed); a changed command takes effect at the next start.
+  // A reload: new policy and lifecycle options, and the file's limit replaces a runtime one;
+  // a changed command takes effect at the next start.
   void applyConfig(const config::BotConfig& config);
 
   // Session binding: does this connection speak for this bot? `adopt` in attach-by-connect.
