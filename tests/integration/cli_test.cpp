@@ -154,5 +154,38 @@ TEST(BotSocket, RefusesAProcessThatIsNotASupervisedBotAndKeepsServing) {
   EXPECT_EQ(d.stop(), 0);
 }
 
+TEST(Control, AnswersBusyWhileAnotherActionIsOutstandingOnTheBot) {
+  Daemon d("busy");
+  // A bot that hangs at its first command: the operator's trim stays outstanding.
+  d.writeConfig(
+      "  - name: stuck\n    limit: 1GiB\n    deadlines: {trim: 2s, sweep: 2s, shutdown: 300ms}\n   "
+      " stop_timeout: 300ms\n"
+      "    spawn:\n      command: [" +
+      kBot + ", --hang, --rate, \"50\", --progress-interval, \"0\"]\n");
+  d.start();
+  ASSERT_TRUE(d.waitForKind("session", 20s)) << d.journalText();
+  const std::string ctl = std::string(MEMVISORCTL_BIN) + " --socket " + d.socket("ctl.sock");
+  FILE* first = ::popen((ctl + " trim stuck 2>&1").c_str(), "r");
+  ASSERT_NE(first, nullptr);
+  // Wait until the trim is out to the bot (the hung bot logs nothing more: watch the hang).
+  for (int i = 0; i < 100 && d.journalText().find("event=hang") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  const CliRun second = [&] {
+    CliRun r;
+    FILE* p = ::popen((ctl + " sweep stuck 2>&1").c_str(), "r");
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+    const int st = ::pclose(p);
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+  }();
+  EXPECT_NE(second.code, 0) << second.output;
+  EXPECT_NE(second.output.find("trim is already running"), std::string::npos) << second.output;
+  ::pclose(first);  // the trim times out after its deadline
+  EXPECT_EQ(d.stop(), 0);
+}
+
 }  // namespace
 }  // namespace memvisor::testing

@@ -132,8 +132,15 @@ void BotSession::onMessage(proto::Message m) {
   if (it == pending_.end()) {
     // A late answer to a request that already timed out: not an error of the bot's making.
     if (hooks_.on_notice) {
-      hooks_.on_notice(peer_, "late_reply",
-                       proto::typeName(m) + " id=" + std::to_string(id) + " after its deadline");
+      std::string what = proto::typeName(m) + " id=" + std::to_string(id) + " after its deadline";
+      if (const auto* ar = std::get_if<proto::ActionResult>(&m)) {
+        // Journalled with its measured figures; it does not undo the escalation.
+        what = std::string(proto::toString(ar->action)) + " id=" + std::to_string(id) +
+               " answered after its deadline: " + (ar->ok ? "ok" : "failed") + ", freed " +
+               std::to_string(ar->freed_bytes) + " bytes in " +
+               std::to_string(static_cast<std::int64_t>(ar->duration_ms)) + " ms";
+      }
+      hooks_.on_notice(peer_, "late_reply", what);
     }
     return;
   }

@@ -289,6 +289,7 @@ void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_f
   sample_timer_.cancel();
   connect_timer_.cancel();
   awaiting_.reset();
+  deferred_.reset();
   if (series_) series_->up->Set(0);  // the policy state is renewed when the next incarnation starts
   detection_.stop();
   // The kernel's OOM kills show in the cgroup's counter, even after the process is gone.
@@ -494,16 +495,22 @@ void SupervisedBot::execute(const policy::Intent& intent) {
         });
     return;
   }
+  if (running_action_) {
+    deferred_ = intent;  // sent when the operator's action is answered
+    return;
+  }
   proto::ActionRequest req;
   req.action = *action;
   req.urgency = intent.urgency;
   req.deadline_ms = std::max<std::int64_t>(1, intent.deadline.count());
   const auto t0 = Clock::now();
   const std::uint64_t gen = generation_;
+  running_action_ = config::toString(intent.action);
   session_->request(
       req, intent.deadline,
       [this, alive = std::weak_ptr<bool>(alive_), intent, t0, gen](Result<proto::Message> r) {
         if (alive.expired()) return;
+        actionDone();
         const double took = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         policy::ActionResult res{intent.action, policy::Outcome::kOk, 0, ""};
         std::optional<proto::ActionResult> reply;
@@ -618,6 +625,14 @@ void SupervisedBot::runAction(proto::Action action, std::function<void(proto::Bo
     done(out);
     return;
   }
+  if (running_action_) {
+    out.ok = false;
+    out.code = proto::errc::kBusy;
+    out.message = *running_action_ + " is already running on this bot";
+    done(out);
+    return;
+  }
+  running_action_ = proto::toString(action);
   proto::ActionRequest req;
   req.action = action;
   req.urgency = proto::Urgency::kNormal;
@@ -640,6 +655,7 @@ void SupervisedBot::runAction(proto::Action action, std::function<void(proto::Bo
           out.message = ar->ok ? "" : ar->error;
         }
         if (!alive.expired()) {
+          actionDone();
           journal("action", out.ok ? proto::Level::kInfo : proto::Level::kWarn,
                   std::string(proto::toString(action)) + " (operator) " +
                       (out.ok ? "freed " + config::formatBytes(out.freed_bytes)
@@ -658,6 +674,18 @@ void SupervisedBot::runAction(proto::Action action, std::function<void(proto::Bo
         }
         done(out);
       });
+}
+
+void SupervisedBot::actionDone() {
+  running_action_.reset();
+  if (!deferred_) return;
+  // After the current callback has fed its result to the policy.
+  asio::post(env_.io, [this, alive = std::weak_ptr<bool>(alive_), gen = generation_] {
+    if (alive.expired() || !deferred_ || running_action_) return;
+    auto intent = std::move(*deferred_);
+    deferred_.reset();
+    if (gen == generation_) execute(intent);
+  });
 }
 
 // ---- sessions ----------------------------------------------------------------------------

@@ -246,12 +246,18 @@ SupervisedBot* Supervisor::botOf(const std::shared_ptr<BotSession>& session) {
 
 // ---- control backend ---------------------------------------------------------------------
 
+std::string Supervisor::unknownBot(const std::string& name) {
+  std::string known;
+  for (const auto& n : order_) known += (known.empty() ? "" : ", ") + n;
+  return "no bot named \"" + name + "\" (configured: " + (known.empty() ? "none" : known) + ")";
+}
+
 std::optional<std::vector<SupervisedBot*>> Supervisor::targets(const std::string& bot,
                                                                std::uint64_t id,
                                                                const Reply& reply) {
   if (bot == "all") return bots();
   if (auto* b = find(bot)) return std::vector<SupervisedBot*>{b};
-  reply(errorFor(id, proto::errc::kUnknownBot, "no bot named '" + bot + "'"));
+  reply(errorFor(id, proto::errc::kUnknownBot, unknownBot(bot)));
   return std::nullopt;
 }
 
@@ -265,7 +271,7 @@ void Supervisor::handle(const proto::Message& request, Reply reply) {
       for (const auto& name : req->bots) {
         auto* b = find(name);
         if (!b) {
-          reply(errorFor(req->id, proto::errc::kUnknownBot, "no bot named '" + name + "'"));
+          reply(errorFor(req->id, proto::errc::kUnknownBot, unknownBot(name)));
           return;
         }
         res.bots.push_back(b->status());
@@ -342,7 +348,7 @@ void Supervisor::handle(const proto::Message& request, Reply reply) {
   if (const auto* req = std::get_if<proto::LimitRequest>(&request)) {
     auto* bot = find(req->bot);
     if (!bot) {
-      reply(errorFor(req->id, proto::errc::kUnknownBot, "no bot named '" + req->bot + "'"));
+      reply(errorFor(req->id, proto::errc::kUnknownBot, unknownBot(req->bot)));
       return;
     }
     if (req->limit_bytes) {

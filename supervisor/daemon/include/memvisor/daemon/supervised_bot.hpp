@@ -106,6 +106,7 @@ class SupervisedBot {
   void checkOom(std::uint64_t count, const std::string& when);
   void execute(const policy::Intent& intent);
   void restartFor(const policy::Intent& intent);
+  void actionDone();
   void finishAction(const policy::Intent& intent, policy::ActionResult result, double duration_ms,
                     const std::optional<proto::ActionResult>& reply);
   void journal(const std::string& kind, proto::Level level, const std::string& message,
@@ -134,7 +135,10 @@ class SupervisedBot {
   std::optional<proto::Stats> last_stats_;
   std::optional<std::uint64_t> oom_baseline_;  // cgroup oom_kill counter seen last
   std::int64_t oom_kills_ = 0;
-  bool action_running_ = false;  // a policy or operator command is out to the bot
+  // At most one trim/sweep/compact outstanding per bot (PROTOCOL.md section 9): the one out,
+  // and a policy action held back while an operator's runs.
+  std::optional<std::string> running_action_;
+  std::optional<policy::Intent> deferred_;
   std::optional<proto::LastAction> last_action_;
   std::string last_sample_error_;  // journalled once until it changes
   std::optional<config::Bytes> peak_metric_;

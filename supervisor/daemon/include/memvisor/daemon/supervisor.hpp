@@ -59,6 +59,7 @@ class Supervisor : public control::ControlBackend {
   // "all" or one name; an unknown name yields an ErrorMsg for `id`.
   std::optional<std::vector<SupervisedBot*>> targets(const std::string& bot, std::uint64_t id,
                                                      const Reply& reply);
+  std::string unknownBot(const std::string& name);
   void journal(const std::string& kind, proto::Level level, const std::string& message,
                std::map<std::string, std::string> fields = {});
 
