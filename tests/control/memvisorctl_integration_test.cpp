@@ -197,11 +197,9 @@ TEST_F(EndToEnd, ReloadWithANewFileLimitReplacesTheRuntimeLimit) {
   EXPECT_EQ(b["limit_source"], "config");
 }
 
-// Issue 5 and PROTOCOL.md 7.5: "a reload of the file restores the file's value". memvisord
-// keeps a runtime limit across a reload when the file's limit did not change (its
-// SupervisedBot::applyConfig keep_runtime rule), so this fails today; enable once the daemon
-// follows the spec.
-TEST_F(EndToEnd, DISABLED_ReloadOfAnUnchangedFileRestoresTheFileLimit) {
+// Issue 5 and PROTOCOL.md 7.5: "a reload of the file restores the file's value", even when
+// the file's limit did not change.
+TEST_F(EndToEnd, ReloadOfAnUnchangedFileRestoresTheFileLimit) {
   ASSERT_EQ(ctl({"limit", "amayo", "512MiB"}).code, 0);
   ASSERT_EQ(ctl({"reload"}).code, 0);
   json b = amayo();

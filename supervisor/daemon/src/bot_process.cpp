@@ -230,7 +230,7 @@ Result<void> BotProcess::adopt(pid_t pid, const std::string& reason) {
   return okResult();
 }
 
-void BotProcess::stop(const std::string& reason, std::function<void()> done) {
+void BotProcess::stop(const std::string& reason, std::function<void()> done, StopMode mode) {
   if (done) stop_waiters_.push_back(std::move(done));
   if (stopping_) return;
   if (!pidfd_.valid()) {
@@ -247,10 +247,11 @@ void BotProcess::stop(const std::string& reason, std::function<void()> done) {
   stopping_ = true;
   stop_reason_ = reason;
   setState(ProcessState::kStopping, reason);
-  stopStep(0, reason);
+  stopStep(mode == StopMode::kSignal ? 1 : 0, reason);
 }
 
-Result<void> BotProcess::restart(const std::string& reason, std::function<void()> done) {
+Result<void> BotProcess::restart(const std::string& reason, std::function<void()> done,
+                                 StopMode mode) {
   if (!canRestart()) {
     return Error{"not_permitted",
                  "memvisord did not start this bot and has no restart_command for it"};
@@ -266,7 +267,7 @@ Result<void> BotProcess::restart(const std::string& reason, std::function<void()
     return okResult();
   }
   restart_after_stop_ = true;
-  stop(reason, std::move(done));
+  stop(reason, std::move(done), mode);
   return okResult();
 }
 

@@ -572,9 +572,19 @@ void SupervisedBot::restartFor(const policy::Intent& intent) {
   fields["pid"] = std::to_string(process_.pid());
   fields["trigger"] = policy::toString(intent.trigger);
   fields["reason"] = intent.reason;
-  journal("restart", proto::Level::kWarn, "graceful restart: " + intent.reason, fields);
+  // Above the hard ceiling the kernel limit is close: skip the protocol's shutdown (whose
+  // deadline a fast leak would outrun) and go straight to the stop signal, then SIGKILL.
+  const bool uncooperative = intent.trigger == policy::Trigger::kHardCeiling;
+  fields["stop"] = uncooperative ? "signal" : "shutdown";
+  journal("restart", proto::Level::kWarn,
+          std::string(uncooperative ? "restart without waiting for the bot: "
+                                    : "graceful restart: ") +
+              intent.reason,
+          fields);
   last_action_ = proto::LastAction{"restart", true, 0, env_.wall_ms(), intent.reason};
-  auto r = process_.restart(intent.reason, {});
+  auto r = process_.restart(intent.reason, {},
+                            uncooperative ? BotProcess::StopMode::kSignal
+                                          : BotProcess::StopMode::kCooperative);
   if (!r) {
     finishAction(intent, {intent.action, policy::Outcome::kFailed, 0, r.error().message}, 0,
                  std::nullopt);

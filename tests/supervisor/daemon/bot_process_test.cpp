@@ -149,6 +149,29 @@ TEST(BotProcess, AsksThenSignalsThenKillsTheGroupWhenTheBotDoesNotStop) {
   ASSERT_TRUE(runUntil(io, [&] { return bot.state() == ProcessState::kStopped; }));
 }
 
+TEST(BotProcess, SignalsWithoutAskingWhenTheRestartMustNotWaitForTheBot) {
+  boost::asio::io_context io;
+  ChildReaper reaper;
+  PidfdSignaller signaller;
+  Recorder rec;
+  rec.answer_shutdown = true;  // the bot would accept `shutdown`, but is not asked
+  auto o = options({"sleep", "30"});
+  o.shutdown_deadline = milliseconds(60000);  // a cooperative stop would hang this test
+  BotProcess bot(io, reaper, signaller, o, rec.hooks());
+  bot.start("test");
+  const pid_t first = bot.pid();
+  ASSERT_TRUE(bot.restart("hard ceiling", {}, BotProcess::StopMode::kSignal).ok());
+  ASSERT_TRUE(runUntil(io, [&] { return rec.started.size() == 2; }));
+  EXPECT_TRUE(rec.shutdowns.empty());
+  ASSERT_EQ(rec.exits.size(), 1u);
+  EXPECT_TRUE(rec.exits[0].signaled);
+  EXPECT_EQ(rec.exits[0].code, SIGTERM);
+  EXPECT_NE(bot.pid(), first);
+  bool stopped = false;
+  bot.stop("end", [&] { stopped = true; }, BotProcess::StopMode::kSignal);
+  ASSERT_TRUE(runUntil(io, [&] { return stopped; }));
+}
+
 TEST(BotProcess, SendsNoSignalWhenTheBotObeysShutdown) {
   boost::asio::io_context io;
   ChildReaper reaper;

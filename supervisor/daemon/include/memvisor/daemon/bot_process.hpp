@@ -79,11 +79,16 @@ class BotProcess {
   // STOPPED/EXITED/FATAL/BACKOFF -> STARTING now (operator start: crash count reset).
   // Attach mode: look for the process (or wait for it to connect).
   void start(const std::string& reason);
+  // How a stop begins: with the protocol's `shutdown` (cooperative), or straight with the
+  // stop signal (the hard ceiling: the bot's cooperation is not waited for).
+  enum class StopMode { kCooperative, kSignal };
   // Graceful stop; `done` runs once the process is gone (at once when none runs).
-  void stop(const std::string& reason, std::function<void()> done = {});
-  // Graceful stop then start at once, not counted as a crash. Refused (Error) in attach mode
+  void stop(const std::string& reason, std::function<void()> done = {},
+            StopMode mode = StopMode::kCooperative);
+  // Stop then start at once, not counted as a crash. Refused (Error) in attach mode
   // when memvisord has no way to start the bot again and may not stop it.
-  Result<void> restart(const std::string& reason, std::function<void()> done = {});
+  Result<void> restart(const std::string& reason, std::function<void()> done = {},
+                       StopMode mode = StopMode::kCooperative);
   // Attach mode: supervise `pid` (found by discovery, or the peer that connected).
   Result<void> adopt(pid_t pid, const std::string& reason);
   // SIGKILL to the process group now, if memvisord started it (impatient shutdown).
