@@ -21,7 +21,7 @@ RUN cmake --preset release -DMEMVISOR_BUILD_TESTS=OFF -DMEMVISOR_BUILD_BENCH=OFF
 
 FROM debian:12-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libyaml-cpp0.7 libedit2 \
+ && apt-get install -y --no-install-recommends libyaml-cpp0.7 libedit2 libprometheus-cpp-pull1.0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 1000 --user-group --no-create-home --shell /usr/sbin/nologin bot \
  && install -d -o 1000 -g 1000 -m 0755 /run/memvisor
