@@ -13,21 +13,15 @@
 
 #include "fake_signaller.hpp"
 
+#include "run_until.hpp"  // tests/support
+
 namespace memvisor::daemon {
 namespace {
 
 using std::chrono::milliseconds;
 using testing::RecordingSignaller;
 
-template <typename Pred>
-bool runUntil(boost::asio::io_context& io, Pred pred, milliseconds limit = milliseconds(10000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred() && std::chrono::steady_clock::now() < end) {
-    io.restart();
-    io.run_for(milliseconds(10));
-  }
-  return pred();
-}
+using memvisor::testing::runUntil;
 
 bool alive(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");

@@ -17,21 +17,15 @@
 #include "memvisor/daemon/peer_auth.hpp"
 #include "memvisor/proto/codec.hpp"
 
+#include "run_until.hpp"  // tests/support
+
 namespace memvisor::daemon {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-template <typename Pred>
-bool runUntil(boost::asio::io_context& io, Pred pred, milliseconds limit = milliseconds(5000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred() && std::chrono::steady_clock::now() < end) {
-    io.restart();
-    io.run_for(milliseconds(5));
-  }
-  return pred();
-}
+using memvisor::testing::runUntil;
 
 // A raw, non-blocking client: the test thread also runs the io_context.
 class RawClient {

@@ -11,21 +11,15 @@
 
 #include "memvisor/config/load.hpp"
 
+#include "run_until.hpp"  // tests/support
+
 namespace memvisor::daemon {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-template <typename Pred>
-bool runUntil(boost::asio::io_context& io, Pred pred, milliseconds limit = milliseconds(5000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred() && std::chrono::steady_clock::now() < end) {
-    io.restart();
-    io.run_for(milliseconds(10));
-  }
-  return pred();
-}
+using memvisor::testing::runUntil;
 
 class SupervisorTest : public ::testing::Test {
  protected:

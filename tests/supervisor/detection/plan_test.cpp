@@ -8,7 +8,7 @@
 #include "memvisor/detection/plan.hpp"
 #include "memvisor/detection/v1_thresholds.hpp"
 #include "memvisor/sampling/cgroup.hpp"
-#include "run_until.hpp"
+#include "run_until.hpp"  // tests/support
 #include "support/child_process.hpp"
 #include "support/temp_tree.hpp"
 #include "support/v1_test_cgroup.hpp"

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "memvisor/detection/psi_trigger.hpp"
-#include "run_until.hpp"
+#include "run_until.hpp"  // tests/support
 #include "support/temp_tree.hpp"
 #include "support/v1_test_cgroup.hpp"
 #include "v2_test_group.hpp"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "memvisor/detection/v1_thresholds.hpp"
-#include "run_until.hpp"
+#include "run_until.hpp"  // tests/support
 #include "support/child_process.hpp"
 #include "support/v1_test_cgroup.hpp"
 

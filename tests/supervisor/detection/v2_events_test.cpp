@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "memvisor/detection/v2_events.hpp"
-#include "run_until.hpp"
+#include "run_until.hpp"  // tests/support
 #include "support/temp_tree.hpp"
 
 namespace memvisor::detection {

@@ -1,5 +1,6 @@
 // runUntil: drives an io_context until a condition holds or a deadline passes (never sleeps
-// longer than needed; the deadline only bounds a failing test).
+// longer than needed; the deadline only bounds a failing test). Shared by the tests of every
+// component that runs on Asio.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -9,7 +10,7 @@
 namespace memvisor::testing {
 
 inline bool runUntil(boost::asio::io_context& io, const std::function<bool()>& done,
-                     std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+                     std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
   auto end = std::chrono::steady_clock::now() + deadline;
   while (!done() && std::chrono::steady_clock::now() < end) {
     if (io.stopped()) io.restart();
