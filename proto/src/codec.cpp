@@ -28,6 +28,7 @@ void putFigures(ojson& j, const MemFigures& f) {
   if (f.heap_used_bytes) j["heap_used_bytes"] = *f.heap_used_bytes;
   if (f.heap_total_bytes) j["heap_total_bytes"] = *f.heap_total_bytes;
   if (f.external_bytes) j["external_bytes"] = *f.external_bytes;
+  if (f.heap_limit_bytes) j["heap_limit_bytes"] = *f.heap_limit_bytes;
 }
 
 ojson figuresObject(const MemFigures& f) {
@@ -112,10 +113,12 @@ struct Encoder {
     return j;
   }
   ojson operator()(const ActionRequest& m) const {
-    return ojson{{"type", toString(m.action)},
-                 {"id", m.id},
-                 {"urgency", toString(m.urgency)},
-                 {"deadline_ms", m.deadline_ms}};
+    ojson j{{"type", toString(m.action)},
+            {"id", m.id},
+            {"urgency", toString(m.urgency)},
+            {"deadline_ms", m.deadline_ms}};
+    if (m.target_bytes) j["target_bytes"] = *m.target_bytes;
+    return j;
   }
   ojson operator()(const Ping& m) const { return ojson{{"type", "ping"}, {"id", m.id}}; }
   ojson operator()(const Shutdown& m) const {
@@ -140,6 +143,8 @@ struct Encoder {
       j["details"] = std::move(arr);
     }
     if (!m.error.empty()) j["error"] = m.error;
+    if (m.heap_freed_bytes) j["heap_freed_bytes"] = *m.heap_freed_bytes;
+    if (m.target_met) j["target_met"] = *m.target_met;
     return j;
   }
   ojson operator()(const Pong& m) const {
@@ -313,6 +318,10 @@ class Fields {
 
   void reqBool(const char* key, bool& out) { boolean(key, out, true); }
   void defBool(const char* key, bool& out) { boolean(key, out, false); }
+  void optBool(const char* key, std::optional<bool>& out) {
+    bool v = false;
+    if (boolean(key, v, false)) out = v;
+  }
 
   template <typename E>
   void reqEnum(const char* key, E& out, std::optional<E> (*parse)(std::string_view),
@@ -542,6 +551,7 @@ void readFigures(Fields& f, MemFigures& m) {
   f.optInt("heap_used_bytes", m.heap_used_bytes, 0, kMaxSafe);
   f.optInt("heap_total_bytes", m.heap_total_bytes, 0, kMaxSafe);
   f.optInt("external_bytes", m.external_bytes, 0, kMaxSafe);
+  f.optInt("heap_limit_bytes", m.heap_limit_bytes, 0, kMaxSafe);
 }
 
 void readVersion(Fields& f, Version& v) {
@@ -607,6 +617,7 @@ Message decodeAction(Fields& f, const std::string& type) {
   f.reqId(m.id);
   f.reqEnum("urgency", m.urgency, parseUrgency, kUrgencyNames);
   f.reqInt("deadline_ms", m.deadline_ms, 1, kMaxDeadlineMs);
+  f.optInt("target_bytes", m.target_bytes, 0, kMaxSafe);
   return m;
 }
 Message decodePing(Fields& f, const std::string&) {
@@ -640,6 +651,8 @@ Message decodeActionResult(Fields& f, const std::string&) {
     m.details.push_back(std::move(d));
   });
   f.defStr("error", m.error);
+  f.optInt("heap_freed_bytes", m.heap_freed_bytes, -kMaxSafe, kMaxSafe);
+  f.optBool("target_met", m.target_met);
   return m;
 }
 Message decodePong(Fields& f, const std::string&) {

@@ -134,6 +134,16 @@ FILES["bot"] = [
         "out_of_range", "urgency"),
     bad("compact_urgency_null", '{"type":"compact","id":1,"urgency":null,"deadline_ms":2000}',
         "missing_field", "urgency", note="null counts as absent"),
+    ok("sweep_with_target_1_1",
+       '{"type":"sweep","id":8,"urgency":"normal","deadline_ms":10000,"target_bytes":62914560}',
+       "sweep", note="1.1: how many bytes memvisord wants back; a 1.0 bot ignores it"),
+    ok("compact_target_zero_1_1",
+       '{"type":"compact","id":9,"urgency":"high","deadline_ms":30000,"target_bytes":0}',
+       "compact"),
+    bad("sweep_target_negative", '{"type":"sweep","id":8,"urgency":"normal","deadline_ms":1,'
+        '"target_bytes":-1}', "out_of_range", "target_bytes"),
+    bad("trim_target_string", '{"type":"trim","id":8,"urgency":"normal","deadline_ms":1,'
+        '"target_bytes":"60MiB"}', "bad_field", "target_bytes"),
     ok("ping", '{"type":"ping","id":5}', "ping"),
     bad("ping_negative_id", '{"type":"ping","id":-1}', "out_of_range", "id"),
     bad("ping_float_id", '{"type":"ping","id":1.25}', "bad_field", "id"),
@@ -160,6 +170,17 @@ FILES["bot"] = [
        decoded={"type": "action_result", "id": 4, "action": "trim", "ok": True,
                 "freed_bytes": 0, "duration_ms": 0.5},
        note="empty and default optional values are omitted when re-encoded"),
+    ok("action_result_target_1_1",
+       '{"type":"action_result","id":7,"action":"sweep","ok":true,"freed_bytes":0,'
+       '"duration_ms":231.4,"before":{"rss_bytes":331350016,"heap_used_bytes":229638144,'
+       '"heap_limit_bytes":1124073472},"after":{"rss_bytes":333447168,'
+       '"heap_used_bytes":160432128,"heap_limit_bytes":1124073472},'
+       '"details":[{"name":"messages","freed_bytes":0,"entries_before":120000,'
+       '"entries_after":84000}],"heap_freed_bytes":69206016,"target_met":true}',
+       "action_result", note="1.1: heap freed at once, RSS not caught up yet, target met"),
+    bad("action_result_target_met_string",
+        '{"type":"action_result","id":1,"action":"trim","ok":true,"freed_bytes":0,'
+        '"duration_ms":1,"target_met":"yes"}', "bad_field", "target_met"),
     bad("action_result_missing_freed",
         '{"type":"action_result","id":1,"action":"trim","ok":true,"duration_ms":1}',
         "missing_field", "freed_bytes"),
@@ -192,6 +213,12 @@ FILES["bot"] = [
        '{"type":"stats","rss_bytes":163577856,"heap_used_bytes":93742694,'
        '"heap_total_bytes":117545369,"external_bytes":8703180,"event_loop_lag_ms":1.24,'
        '"caches":{"messages":2500,"members":100,"threads":0},"uptime_ms":86400000}', "stats"),
+    ok("stats_heap_limit_1_1",
+       '{"type":"stats","rss_bytes":163577856,"heap_used_bytes":93742694,'
+       '"heap_limit_bytes":271581184,"uptime_ms":1000}', "stats",
+       note="1.1: V8's heap_size_limit"),
+    bad("stats_heap_limit_negative", '{"type":"stats","heap_limit_bytes":-5}', "out_of_range",
+        "heap_limit_bytes"),
     ok("stats_empty", '{"type":"stats"}', "stats"),
     bad("stats_negative_rss", '{"type":"stats","rss_bytes":-1}', "out_of_range", "rss_bytes"),
     bad("stats_rss_string", '{"type":"stats","rss_bytes":"156MB"}', "bad_field", "rss_bytes"),

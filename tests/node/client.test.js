@@ -50,7 +50,7 @@ test('handshake: hello says role bot, pid, name and the capabilities of the regi
   const conn = await daemon.connection(0);
   const hello = conn.frames[0];
   assert.equal(hello.type, 'hello');
-  assert.deepEqual(hello.version, { major: 1, minor: 0 });
+  assert.deepEqual(hello.version, { major: 1, minor: 1 });
   assert.equal(hello.role, 'bot');
   assert.equal(hello.pid, process.pid);
   assert.equal(hello.name, 'amayo');

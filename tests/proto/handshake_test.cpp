@@ -132,7 +132,7 @@ TEST(Version, OtherMajorGivesIncompatibleVersionError) {
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->code, errc::kIncompatibleVersion);
   EXPECT_FALSE(e->id.has_value());
-  EXPECT_EQ(e->message, "protocol version 2.0 is not compatible with 1.0 (major versions differ)");
+  EXPECT_EQ(e->message, "protocol version 2.0 is not compatible with 1.1 (major versions differ)");
   EXPECT_TRUE(checkVersion({0, 5}).has_value());
 }
 

@@ -9,7 +9,7 @@
 namespace memvisor::proto::testing {
 
 inline MemFigures fullFigures(std::int64_t base) {
-  return MemFigures{base, base / 2, base / 2 + 4096, base / 16};
+  return MemFigures{base, base / 2, base / 2 + 4096, base / 16, base * 2};
 }
 
 inline BotStatus fullBotStatus() {
@@ -52,9 +52,9 @@ inline std::vector<Message> fullMessages() {
   v.push_back(Welcome{{1, 0}, 1, "amayo", {"journal"}, 2000});
   v.push_back(ErrorMsg{7, "busy", "amayo: a sweep is already running"});
   v.push_back(Ack{9, "backlog complete"});
-  v.push_back(ActionRequest{1, Action::kTrim, Urgency::kLow, 1});
-  v.push_back(ActionRequest{2, Action::kSweep, Urgency::kHigh, 600000});
-  v.push_back(ActionRequest{3, Action::kCompact, Urgency::kCritical, 2000});
+  v.push_back(ActionRequest{1, Action::kTrim, Urgency::kLow, 1, 0});
+  v.push_back(ActionRequest{2, Action::kSweep, Urgency::kHigh, 600000, 60LL << 20});
+  v.push_back(ActionRequest{3, Action::kCompact, Urgency::kCritical, 2000, kMaxSafeInteger});
   v.push_back(Ping{kMaxSafeInteger});
   v.push_back(Shutdown{11, 15000, "limit exceeded after compact"});
   ActionResult r;
@@ -68,6 +68,8 @@ inline std::vector<Message> fullMessages() {
   r.after = fullFigures(250LL << 20);
   r.details = {CacheDetail{"messages", 1 << 20, 5000, 1000}, CacheDetail{"members", -12, {}, 7}};
   r.error = "sweeper threw: TypeError";
+  r.heap_freed_bytes = -(1LL << 20);
+  r.target_met = false;
   v.push_back(r);
   v.push_back(Pong{12, 987654});
   Stats s;

@@ -8,7 +8,7 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 const MAX_PID = 2147483647;
 const MAX_DEADLINE_MS = 600000;
 const MAX_MS = 1e12;
-const PROTOCOL_VERSION = Object.freeze({ major: 1, minor: 0 });
+const PROTOCOL_VERSION = Object.freeze({ major: 1, minor: 1 });
 
 const URGENCIES = ['low', 'normal', 'high', 'critical'];
 const ACTIONS = ['trim', 'sweep', 'compact'];
@@ -32,6 +32,7 @@ const figures = [
   F('heap_used_bytes', 'int', 'O', { lo: 0, hi: MAX_SAFE }),
   F('heap_total_bytes', 'int', 'O', { lo: 0, hi: MAX_SAFE }),
   F('external_bytes', 'int', 'O', { lo: 0, hi: MAX_SAFE }),
+  F('heap_limit_bytes', 'int', 'O', { lo: 0, hi: MAX_SAFE }), // 1.1
 ];
 const version = F('version', 'obj', 'R', {
   spec: [F('major', 'int', 'R', { lo: 0, hi: 65535 }), F('minor', 'int', 'R', { lo: 0, hi: 65535 })],
@@ -40,6 +41,7 @@ const action = [
   id(),
   F('urgency', 'enum', 'R', { values: URGENCIES }),
   F('deadline_ms', 'int', 'R', { lo: 1, hi: MAX_DEADLINE_MS }),
+  F('target_bytes', 'int', 'O', { lo: 0, hi: MAX_SAFE }), // 1.1
 ];
 const outcomes = F('results', 'objList', 'R', {
   spec: [
@@ -97,6 +99,8 @@ const SCHEMAS = {
       ],
     }),
     F('error', 'str', 'D', { def: '', omitEmpty: true }),
+    F('heap_freed_bytes', 'int', 'O', { lo: -MAX_SAFE, hi: MAX_SAFE }), // 1.1
+    F('target_met', 'bool', 'O'), // 1.1
   ],
   pong: [id(), F('uptime_ms', 'int', 'O', { lo: 0, hi: MAX_SAFE })],
   stats: [

@@ -14,7 +14,7 @@
 namespace memvisor::proto {
 
 inline constexpr int kProtocolMajor = 1;
-inline constexpr int kProtocolMinor = 0;
+inline constexpr int kProtocolMinor = 1;
 // Longest frame (bytes of JSON, newline excluded) either side may send or accept.
 inline constexpr std::size_t kMaxFrameBytes = 64 * 1024;
 // Largest magnitude of any integer on the wire (ids, bytes, ms): 2^53 - 1, so that peers
@@ -105,6 +105,9 @@ struct ActionRequest {  // type is "trim", "sweep" or "compact"
   Action action = Action::kTrim;
   Urgency urgency = Urgency::kNormal;
   std::int64_t deadline_ms = 5000;  // 1..600000
+  // 1.1: how many bytes memvisord wants back (to get below its re-arm level); absent = no
+  // goal, the 1.0 behaviour (lifetimes by urgency).
+  std::optional<std::int64_t> target_bytes;
   bool operator==(const ActionRequest&) const = default;
 };
 
@@ -128,6 +131,8 @@ struct MemFigures {
   std::optional<std::int64_t> heap_used_bytes;
   std::optional<std::int64_t> heap_total_bytes;
   std::optional<std::int64_t> external_bytes;
+  // 1.1: the runtime's heap ceiling (V8 heap_size_limit); past it the runtime aborts.
+  std::optional<std::int64_t> heap_limit_bytes;
   bool operator==(const MemFigures&) const = default;
 };
 
@@ -150,6 +155,11 @@ struct ActionResult {  // reply to trim/sweep/compact
   MemFigures after;
   std::vector<CacheDetail> details;
   std::string error;  // when !ok
+  // 1.1: heap used before - after as the runtime counts it (exact, unlike the RSS drop,
+  // which lags while the runtime returns pages in the background).
+  std::optional<std::int64_t> heap_freed_bytes;
+  // 1.1: present when the request carried target_bytes: whether that much was freed.
+  std::optional<bool> target_met;
   bool operator==(const ActionResult&) const = default;
 };
 
