@@ -12,7 +12,7 @@ const { performance, monitorEventLoopDelay } = require('node:perf_hooks');
 const { ACTIONS, LEVELS, PROTOCOL_VERSION, ProtocolError, decode, encodeFrame } = require('./codec');
 const { Framer } = require('./framer');
 const { HandshakeState } = require('./handshake');
-const { currentFigures, settleRss, collectGarbage, gcAvailable } = require('./figures');
+const { currentFigures, heapUsed, settleRss, collectGarbage, gcAvailable } = require('./figures');
 const { logfmt, stderrSink } = require('./log');
 
 const BACKOFF_MIN_MS = 100;
@@ -37,7 +37,7 @@ const isPowerOfTwo = (n) => n > 0 && (n & (n - 1)) === 0;
 
 class MemvisorClient extends EventEmitter {
   // options: socketPath ($MEMVISOR_SOCKET), name ($MEMVISOR_BOT_NAME), cacheCounts (() =>
-  // {name: entries}), log (line => void, stderr), exitOnShutdown (true), settleMaxMs (1000),
+  // {name: entries}), log (line => void, stderr), exitOnShutdown (true), settleMaxMs (3000),
   // handshakeTimeoutMs (5000), maxWriteQueueBytes (1 MiB), trimAfterSweep and
   // trimAfterCompact (true: a GC after the bot's handler, when --expose-gc),
   // keepProcessAlive (false), random (Math.random, for tests).
@@ -48,7 +48,8 @@ class MemvisorClient extends EventEmitter {
       name: options.name ?? process.env.MEMVISOR_BOT_NAME ?? path.basename(process.argv[1] || 'node', '.js'),
       log: options.log ?? stderrSink,
       exitOnShutdown: options.exitOnShutdown ?? true,
-      settleMaxMs: options.settleMaxMs ?? 1000,
+      // V8 returns a big collection's pages within 1-3 s (issue 9's measurements under traffic).
+      settleMaxMs: options.settleMaxMs ?? 3000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
       maxWriteQueueBytes: options.maxWriteQueueBytes ?? 1024 * 1024,
       trimAfterSweep: options.trimAfterSweep ?? true,
@@ -71,7 +72,8 @@ class MemvisorClient extends EventEmitter {
   }
 
   // Registers the handler of `action` ('trim' | 'sweep' | 'compact'). The handler gets
-  // { id, action, urgency, deadlineMs } and returns (or resolves to) undefined or
+  // { id, action, urgency, deadlineMs, targetBytes, heapBefore } (targetBytes: what memvisord wants back,
+  // protocol 1.1; undefined from a 1.0 memvisord or without a goal) and returns (or resolves to) undefined or
   // { ok?, error?, details?: [{ name, entries_before?, entries_after?, freed_bytes? }] }.
   handle(action, fn) {
     if (!ACTIONS.includes(action)) throw new TypeError(`memvisor: unknown action ${action}`);
@@ -362,7 +364,8 @@ class MemvisorClient extends EventEmitter {
       .then((result) => {
         this.log({
           event: 'memvisor_action', action: req.type, id: req.id, urgency: req.urgency, ok: result.ok,
-          freed_bytes: result.freed_bytes, duration_ms: result.duration_ms, deadline_ms: req.deadline_ms, late: result.late,
+          freed_bytes: result.freed_bytes, heap_freed_bytes: result.heap_freed_bytes, target_bytes: req.target_bytes,
+          target_met: result.target_met, duration_ms: result.duration_ms, deadline_ms: req.deadline_ms, late: result.late,
         });
         // Ids are per connection: a reply for a connection that went away is dropped.
         if (this.conn === conn) this.send(conn, result);
@@ -386,7 +389,10 @@ class MemvisorClient extends EventEmitter {
   async runAction(req) {
     const t0 = performance.now();
     const before = currentFigures();
-    const ctx = { id: req.id, action: req.type, urgency: req.urgency, deadlineMs: req.deadline_ms };
+    const heapBefore = heapUsed();
+    // heapBefore: V8's used heap when the request arrived, the baseline of heap_freed_bytes
+    // (a goal-directed handler counts its progress from it).
+    const ctx = { id: req.id, action: req.type, urgency: req.urgency, deadlineMs: req.deadline_ms, targetBytes: req.target_bytes, heapBefore };
     let ok = true;
     let error = '';
     let details = [];
@@ -413,24 +419,32 @@ class MemvisorClient extends EventEmitter {
       ok = false;
       error = `${req.type} handler threw: ${(err && err.name) || 'Error'}: ${(err && err.message) || String(err)}`;
     }
+    // The heap freed is exact at once (V8's own count); the RSS drop follows as V8 returns pages.
+    const heapFreed = heapBefore - heapUsed();
     const rssAfterHandler = process.memoryUsage.rss();
     const left = req.deadline_ms - (performance.now() - t0);
-    const settled = await settleRss({ maxMs: clamp(left - 50, 0, this.options.settleMaxMs) });
+    const settled = await settleRss({ maxMs: clamp(left - 50, 0, this.options.settleMaxMs), expectBytes: Math.max(0, heapFreed) });
     if (gcRan) details.push({ name: 'v8_background_release', freed_bytes: rssAfterHandler - settled });
-    const after = currentFigures();
+    const after = { ...currentFigures(), rss_bytes: settled };
     const duration = performance.now() - t0;
+    // RSS that rose while the heap shrank is traffic allocating during the action, or pages V8
+    // has not returned yet: not memory the action grew. Only a heap that grew too is "grown".
+    let freed = before.rss_bytes - settled;
+    if (freed < 0 && heapFreed >= 0) freed = 0;
     const result = {
       type: 'action_result',
       id: req.id,
       action: req.type,
       ok,
-      freed_bytes: before.rss_bytes - after.rss_bytes,
+      freed_bytes: freed,
       duration_ms: Math.round(duration * 1000) / 1000,
       late: duration > req.deadline_ms,
       before,
       after,
       details,
+      heap_freed_bytes: heapFreed,
     };
+    if (Number.isSafeInteger(req.target_bytes)) result.target_met = ok && Math.max(freed, heapFreed) >= req.target_bytes;
     if (!ok) result.error = error;
     return result;
   }
