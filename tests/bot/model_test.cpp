@@ -2,6 +2,7 @@
 // times, compaction, and the measured per-cache details of commanded actions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -292,6 +293,43 @@ TEST(PayloadArena, HeapLayoutHoldsTheMemoryUntilTrimmed) {
   EXPECT_LT(before - selfRss(), 8LL << 20);  // freeing alone does not lower RSS
   client::trimHeap();
   EXPECT_GT(before - selfRss(), 20LL << 20);  // the runs between pins come back
+}
+
+}  // namespace
+}  // namespace memvisor::bot
+
+namespace memvisor::bot {
+namespace {
+
+// Goal-directed (protocol 1.1): on real memory (payload arena, /proc/self/statm), a target of
+// 30 MiB out of ~92 MiB of messages evicts the oldest third or so, not everything; a compact
+// with a target it cannot meet keeps the newest half.
+TEST(Actions, ToTargetEvictsOldestFirstUntilTheTargetIsBackAndKeepsTheRest) {
+  BotState s(1, 4, CacheLimits::unlimited(), PayloadLayout::kSegments);
+  const std::string body(8000, 'b');
+  for (int i = 0; i < 12000; ++i) {
+    MessageRecord m;
+    m.created_ms = i;
+    m.payload = s.arena().allocate(body);
+    s.addMessage(static_cast<std::size_t>(i % 4), static_cast<std::uint64_t>(i), std::move(m));
+  }
+  const auto measure = processMeasure();
+  const std::int64_t before = measure.rss();
+  auto out = runToTarget(s, 30LL << 20, 0.0, measure);
+  const std::int64_t freed = before - measure.rss();
+  EXPECT_GE(freed, 30LL << 20);
+  EXPECT_LT(freed, 60LL << 20) << "far more than the target";
+  const auto& msgs = out.details.back();
+  EXPECT_EQ(msgs.name, kMessages);
+  EXPECT_EQ(msgs.entries_before, 12000);
+  EXPECT_GT(msgs.entries_after, 6000);
+  EXPECT_LT(msgs.entries_after, 9000);
+  // Oldest first: every message left is newer than every one evicted.
+  const auto times = s.messageTimes();
+  EXPECT_EQ(*std::min_element(times.begin(), times.end()), 12000 - msgs.entries_after.value());
+
+  auto compact = runToTarget(s, 1LL << 40, 0.5, measure);
+  EXPECT_EQ(compact.details.back().entries_after, (msgs.entries_after.value() + 1) / 2);
 }
 
 }  // namespace

@@ -329,10 +329,15 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     r.late = r.duration_ms > static_cast<double>(req.deadline_ms);
     if (r.before.rss_bytes && r.after.rss_bytes) r.freed_bytes = *r.before.rss_bytes - *r.after.rss_bytes;
     r.details = std::move(out.details);
+    if (r.before.heap_used_bytes && r.after.heap_used_bytes) {
+      r.heap_freed_bytes = *r.before.heap_used_bytes - *r.after.heap_used_bytes;
+    }
+    if (req.target_bytes) r.target_met = r.ok && r.freed_bytes >= *req.target_bytes;
     if (r.late) ++counters.late_replies;
     LogLine line(r.ok ? "info" : "warn", "memvisor_action");
     line.kv("action", proto::toString(req.action)).kv("id", req.id).kv("urgency", proto::toString(req.urgency))
         .kv("ok", r.ok).kv("freed_bytes", r.freed_bytes).kv("duration_ms", r.duration_ms)
+        .kv("target_bytes", req.target_bytes ? std::to_string(*req.target_bytes) : std::string("-"))
         .kv("deadline_ms", static_cast<std::int64_t>(req.deadline_ms)).kv("late", r.late);
     if (c->closed || c != conn) {
       emit(line.kv("reply", "dropped (connection gone)"));

@@ -1,5 +1,7 @@
 #include "actions.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "memvisor/client/memory.hpp"
@@ -79,6 +81,43 @@ client::ActionOutcome runCompact(BotState& s, const Measure& m) {
     out.details.push_back(std::move(d));
   }
   out.details.push_back(measured("heap", std::nullopt, m, always));
+  return out;
+}
+
+client::ActionOutcome runToTarget(BotState& s, std::int64_t target, double keep_fraction, const Measure& m) {
+  client::ActionOutcome out;
+  const std::int64_t rss0 = m.rss();
+  for (const char* small : {kPresences, kReactions, kInvites}) {
+    auto d = measured(small, static_cast<std::int64_t>(s.count(small)), m, [&] { return s.compact(small, 0); });
+    d.entries_after = 0;
+    out.details.push_back(std::move(d));
+  }
+  auto times = s.messageTimes();
+  std::sort(times.begin(), times.end());
+  const std::size_t total = times.size();
+  const auto floor = static_cast<std::size_t>(std::ceil(static_cast<double>(total) * keep_fraction));
+  proto::CacheDetail msgs;
+  msgs.name = kMessages;
+  msgs.entries_before = static_cast<std::int64_t>(total);
+  const std::int64_t rss_msgs = m.rss();
+  // First estimate: the payload arena is almost all of a message's bytes.
+  double per_entry = total > 0 ? std::max(64.0, static_cast<double>(s.arena().mappedBytes()) / static_cast<double>(total)) : 0;
+  std::size_t evicted = 0;
+  for (int round = 0; round < 4 && rss0 - m.rss() < target && evicted + floor < total; ++round) {
+    const double missing = static_cast<double>(target - (rss0 - m.rss()));
+    const auto want = static_cast<std::size_t>(std::ceil(missing / per_entry * 1.1));
+    const std::size_t up_to = std::min(total - floor, evicted + std::max<std::size_t>(1, want));
+    s.sweepMessages(times[up_to - 1], 0);  // everything created at or before the cut
+    m.trim();
+    const std::size_t now = total - s.count(kMessages);
+    if (now == evicted) break;
+    evicted = now;
+    const std::int64_t freed = rss_msgs - m.rss();
+    per_entry = freed > 0 ? std::max(64.0, static_cast<double>(freed) / static_cast<double>(evicted)) : per_entry * 2;
+  }
+  msgs.freed_bytes = rss_msgs - m.rss();
+  msgs.entries_after = static_cast<std::int64_t>(s.count(kMessages));
+  out.details.push_back(std::move(msgs));
   return out;
 }
 

@@ -35,4 +35,11 @@ client::ActionOutcome runSweep(BotState& s, const BotConfig& c, proto::Urgency u
 // final trim ("heap" detail: what the last trim found, e.g. a spike's freed blocks).
 client::ActionOutcome runCompact(BotState& s, const Measure& m);
 
+// Goal-directed (protocol 1.1 target_bytes): evicts the OLDEST messages across all channels,
+// whatever the lifetimes, in rounds measured by RSS (each round's size from what the rounds so
+// far freed per message), until `target` bytes are back or only `keep_fraction` of the
+// messages is left; presences, reactions and invites (seconds of value each) go first. A
+// sweep keeps nothing back (keep_fraction 0); a compact keeps the newest half (0.5).
+client::ActionOutcome runToTarget(BotState& s, std::int64_t target, double keep_fraction, const Measure& m);
+
 }  // namespace memvisor::bot

@@ -222,13 +222,15 @@ struct App::Impl {
     });
     client.onAction(proto::Action::kSweep, [this](const proto::ActionRequest& r, client::ActionDone done) {
       if (!obey("sweep")) return;
-      auto out = runSweep(state, opt.bot, r.urgency, nowMs(), measure);
+      auto out = r.target_bytes ? runToTarget(state, *r.target_bytes, 0.0, measure)
+                                : runSweep(state, opt.bot, r.urgency, nowMs(), measure);
       logAction("sweep", proto::toString(r.urgency), out);
       done(std::move(out));
     });
-    client.onAction(proto::Action::kCompact, [this](const proto::ActionRequest&, client::ActionDone done) {
+    client.onAction(proto::Action::kCompact, [this](const proto::ActionRequest& r, client::ActionDone done) {
       if (!obey("compact")) return;
-      auto out = runCompact(state, measure);
+      // With a target, keep the newest half instead of emptying every cache.
+      auto out = r.target_bytes ? runToTarget(state, *r.target_bytes, 0.5, measure) : runCompact(state, measure);
       logAction("compact", "-", out);
       done(std::move(out));
     });

@@ -107,6 +107,13 @@ std::size_t BotState::compact(const std::string& cache, std::size_t keep) {
   return 0;
 }
 
+std::vector<std::int64_t> BotState::messageTimes() const {
+  std::vector<std::int64_t> out;
+  out.reserve(total(messages_));
+  for (const auto& c : messages_) c.forEach([&](std::uint64_t, const MessageRecord& m) { out.push_back(m.created_ms); });
+  return out;
+}
+
 std::size_t BotState::count(const std::string& cache) const {
   if (cache == kMessages) return total(messages_);
   if (cache == kMembers) return total(members_);

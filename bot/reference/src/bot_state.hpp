@@ -111,6 +111,9 @@ class BotState {
   // release the containers' spare capacity. Returns entries removed.
   std::size_t compact(const std::string& cache, std::size_t keep);
 
+  // Creation times of every cached message (any order): the ages a goal-directed sweep ranks.
+  std::vector<std::int64_t> messageTimes() const;
+
   std::size_t count(const std::string& cache) const;
   std::map<std::string, std::int64_t> counts() const;
   std::uint64_t evictions() const { return evictions_; }

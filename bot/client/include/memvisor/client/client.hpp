@@ -33,12 +33,17 @@ struct ActionOutcome {
   std::vector<proto::CacheDetail> details;  // per cache; freed_bytes measured by the bot
 };
 
+// Protocol 1.1: a request's target_bytes says how much memvisord wants back. A handler that
+// honours it evicts oldest first until that much is freed (see the reference bot); the client
+// answers target_met = (RSS before - RSS after >= target) and heap_freed_bytes from the
+// allocator's bytes in use (mallinfo2) before and after.
+
 // Completes an action. Call it exactly once, on the client's thread; later calls are
 // ignored. Not calling it at all means no reply is ever sent (memvisord times out).
 using ActionDone = std::function<void(ActionOutcome)>;
 // Runs an action. "Before" figures are taken just before the call, "after" figures when
 // `done` is called; freed_bytes = RSS before - RSS after (from /proc/self/statm, measured,
-// may be negative); late = the time to `done` exceeded the request's deadline_ms (the reply
+// may be negative); heap_freed_bytes and target_met as above; late = the time to `done` exceeded the request's deadline_ms (the reply
 // is still sent, marked late). One action runs at a time: a request arriving while another
 // is pending gets an ErrorMsg "busy".
 using ActionHandler = std::function<void(const proto::ActionRequest&, ActionDone)>;
