@@ -200,4 +200,12 @@ Result<CgroupMemory> readCgroupMemory(const CgroupLocation& location) {
                                                         : readCgroupV2Memory(location.memory_dir);
 }
 
+Result<std::uint64_t> readCgroupUsage(const CgroupLocation& location) {
+  if (!location.memory_version) return Error{"no_cgroup", "no memory cgroup"};
+  return readWith(location.memory_dir,
+                  *location.memory_version == CgroupVersion::kV1 ? "memory.usage_in_bytes"
+                                                                 : "memory.current",
+                  parseU64File);
+}
+
 }  // namespace memvisor::sampling

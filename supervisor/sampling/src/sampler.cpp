@@ -24,6 +24,11 @@ void Sampler::reset(pid_t new_root) {
   pss_due_ = true;
   cgroup_resolved_ = options_.cgroup.has_value();
   cgroup_ = options_.cgroup;
+  tree_.clear();
+  slow_at_.reset();
+  slow_due_ = true;
+  rss_anon_ = rss_file_ = rss_shmem_ = swap_ = 0;
+  cgroup_memory_.reset();
 }
 
 Result<BotSample> Sampler::sample(Clock::time_point now) {
@@ -42,15 +47,21 @@ Result<BotSample> Sampler::sample(Clock::time_point now) {
   auto root_statm = root_it->second.read();
   if (!root_statm.ok()) return root_statm.error();
 
+  const bool slow = slow_due_ || !slow_at_ || now - *slow_at_ >= options_.slow_interval;
   std::vector<pid_t> pids{root_};
   if (options_.follow_tree) {
-    auto tree = listProcessTree(paths_, root_);
-    if (!tree.ok()) return tree.error();
-    pids = std::move(tree).value();
+    if (slow) {
+      auto tree = listProcessTree(paths_, root_);
+      if (!tree.ok()) return tree.error();
+      pids = std::move(tree).value();
+    } else if (!tree_.empty()) {
+      pids = tree_;
+    }
   }
 
   std::vector<pid_t> alive;
   alive.reserve(pids.size());
+  std::uint64_t anon = 0, file = 0, shmem = 0, swap = 0;
   for (pid_t pid : pids) {
     std::optional<Statm> statm;
     if (pid == root_) {
@@ -65,7 +76,7 @@ Result<BotSample> Sampler::sample(Clock::time_point now) {
           statm_.erase(it);  // exited, maybe reused by the child we see now: reopen below
         }
       }
-      if (!statm) {
+      if (!statm && slow) {
         auto reader = StatmReader::open(paths_, pid);
         if (!reader.ok()) continue;  // vanished: normal
         auto r = reader->read();
@@ -73,27 +84,45 @@ Result<BotSample> Sampler::sample(Clock::time_point now) {
         statm = *r;
         statm_.emplace(pid, std::move(reader).value());
       }
+      if (!statm) continue;  // left the tree since the last refresh
     }
     alive.push_back(pid);
     out.rss_bytes += statm->resident_bytes;
-    if (options_.read_status) {
+    if (slow && options_.read_status) {
       auto status = readStatus(paths_, pid);
       if (status.ok()) {
-        out.rss_anon_bytes += status->rss_anon_bytes.value_or(0);
-        out.rss_file_bytes += status->rss_file_bytes.value_or(0);
-        out.rss_shmem_bytes += status->rss_shmem_bytes.value_or(0);
-        out.swap_bytes += status->vm_swap_bytes.value_or(0);
+        anon += status->rss_anon_bytes.value_or(0);
+        file += status->rss_file_bytes.value_or(0);
+        shmem += status->rss_shmem_bytes.value_or(0);
+        swap += status->vm_swap_bytes.value_or(0);
       }
     }
   }
   out.process_count = alive.size();
+  if (slow) {
+    rss_anon_ = anon;
+    rss_file_ = file;
+    rss_shmem_ = shmem;
+    swap_ = swap;
+    slow_at_ = now;
+    slow_due_ = false;
+  }
+  tree_ = alive;
+  out.rss_anon_bytes = rss_anon_;
+  out.rss_file_bytes = rss_file_;
+  out.rss_shmem_bytes = rss_shmem_;
+  out.swap_bytes = swap_;
+  out.slow_at = slow_at_;
+  out.slow_fresh = slow;
 
   // Forget fds of processes that left the tree, so nothing grows without bound.
-  for (auto it = statm_.begin(); it != statm_.end();) {
-    if (std::find(alive.begin(), alive.end(), it->first) == alive.end()) {
-      it = statm_.erase(it);
-    } else {
-      ++it;
+  if (slow) {
+    for (auto it = statm_.begin(); it != statm_.end();) {
+      if (std::find(alive.begin(), alive.end(), it->first) == alive.end()) {
+        it = statm_.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
 
@@ -104,6 +133,11 @@ Result<BotSample> Sampler::sample(Clock::time_point now) {
   out.uss_bytes = uss_bytes_;
   out.pss_at = pss_at_;
 
+  sampleCgroup(slow, out);
+  return out;
+}
+
+void Sampler::sampleCgroup(bool slow, BotSample& out) {
   if (!cgroup_resolved_) {
     auto location = resolveCgroup(paths_, root_);
     if (location.ok()) {
@@ -113,19 +147,31 @@ Result<BotSample> Sampler::sample(Clock::time_point now) {
       out.cgroup_error = location.error();
     }
   }
-  if (cgroup_ && cgroup_->hasMemory()) {
+  if (!cgroup_ || !cgroup_->hasMemory()) return;
+  if (slow || !cgroup_memory_) {
     auto memory = readCgroupMemory(*cgroup_);
-    if (memory.ok()) {
-      out.cgroup_usage_bytes = memory->usage_bytes;
-      out.cgroup_limit_bytes = memory->limit_bytes;
-      out.working_set_bytes = memory->working_set_bytes;
-      out.oom_kill_count = memory->oom_kill_count;
-      out.cgroup = std::move(memory).value();
-    } else {
+    if (!memory.ok()) {
       out.cgroup_error = memory.error();
+      return;
     }
+    cgroup_memory_ = std::move(memory).value();
+  } else {
+    // Between refreshes only the usage file: the working set follows it with the last
+    // inactive_file figure.
+    auto usage = readCgroupUsage(*cgroup_);
+    if (!usage.ok()) {
+      out.cgroup_error = usage.error();
+      return;
+    }
+    cgroup_memory_->usage_bytes = *usage;
+    cgroup_memory_->working_set_bytes =
+        workingSet(*usage, cgroup_memory_->stat.inactive_file_bytes);
   }
-  return out;
+  out.cgroup_usage_bytes = cgroup_memory_->usage_bytes;
+  out.cgroup_limit_bytes = cgroup_memory_->limit_bytes;
+  out.working_set_bytes = cgroup_memory_->working_set_bytes;
+  out.oom_kill_count = cgroup_memory_->oom_kill_count;
+  out.cgroup = cgroup_memory_;
 }
 
 void Sampler::samplePss(const std::vector<pid_t>& pids, Clock::time_point now, BotSample& out) {

@@ -19,4 +19,13 @@ std::string SysPaths::procFile(std::string_view file) const {
   return out;
 }
 
+std::string SysPaths::cgroupMountPoint(std::string_view mount_point) const {
+  constexpr std::string_view kDefault = "/sys/fs/cgroup";
+  if (cgroup_root == kDefault) return std::string(mount_point);
+  if (mount_point.substr(0, kDefault.size()) != kDefault) return std::string(mount_point);
+  std::string_view rest = mount_point.substr(kDefault.size());
+  if (!rest.empty() && rest.front() != '/') return std::string(mount_point);  // /sys/fs/cgroupX
+  return cgroup_root + std::string(rest);
+}
+
 }  // namespace memvisor::sampling

@@ -70,5 +70,7 @@ Result<CgroupMemory> readCgroupV1Memory(const std::string& dir);
 Result<CgroupMemory> readCgroupV2Memory(const std::string& dir);
 // Dispatches on location.memory_version. Error code "no_cgroup" when it has none.
 Result<CgroupMemory> readCgroupMemory(const CgroupLocation& location);
+// Only the usage (v1 memory.usage_in_bytes, v2 memory.current): the sampling hot path.
+Result<std::uint64_t> readCgroupUsage(const CgroupLocation& location);
 
 }  // namespace memvisor::sampling

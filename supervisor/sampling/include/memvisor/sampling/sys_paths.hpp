@@ -17,6 +17,10 @@ struct SysPaths {
   [[nodiscard]] std::string pidFile(pid_t pid, std::string_view file) const;
   // "<proc_root>/<file>", e.g. procFile("meminfo").
   [[nodiscard]] std::string procFile(std::string_view file) const;
+  // A cgroup mount point as /proc/self/mountinfo names it, seen through these roots: under the
+  // default /sys/fs/cgroup it is rebased onto cgroup_root (fixture trees, a host's cgroupfs
+  // mounted elsewhere); any other mount point is taken as it is.
+  [[nodiscard]] std::string cgroupMountPoint(std::string_view mount_point) const;
 };
 
 }  // namespace memvisor::sampling
