@@ -23,7 +23,8 @@ void append(std::string& reason, const std::string& part) {
 }  // namespace
 
 DetectionProbe probeDetection(const sampling::SysPaths& paths,
-                              const sampling::CgroupLocation& location) {
+                              const sampling::CgroupLocation& location,
+                              const ProbeContext& context) {
   DetectionProbe probe;
   probe.memory_version = location.memory_version;
   probe.memory_dir = location.memory_dir;
@@ -35,8 +36,16 @@ DetectionProbe probeDetection(const sampling::SysPaths& paths,
   if (location.v2_dir && writable(*location.v2_dir + "/memory.pressure")) {
     probe.cgroup_pressure_path = *location.v2_dir + "/memory.pressure";
   }
-  std::string host = paths.procFile("pressure/memory");
-  if (writable(host)) probe.host_pressure_path = host;
+  if (context.bot > 0) {
+    const std::string& dir = location.hasMemory() ? location.memory_dir
+                             : location.v2_dir    ? *location.v2_dir
+                                                  : std::string();
+    if (!dir.empty()) {
+      if (auto sharing = sampling::classifyCgroupMembers(paths, dir, context.bot, context.self)) {
+        probe.sharing = *sharing;
+      }
+    }
+  }
   return probe;
 }
 
@@ -51,6 +60,17 @@ DetectionPlan planDetection(const DetectionProbe& probe,
 
   std::string reason;
   bool cgroup_events = false;
+  if (probe.sharing && probe.sharing->shared()) {
+    const std::string dir = !probe.memory_dir.empty() ? probe.memory_dir
+                            : !probe.cgroup_pressure_path.empty()
+                                ? probe.cgroup_pressure_path.substr(
+                                      0, probe.cgroup_pressure_path.rfind('/'))
+                                : std::string("?");
+    plan.shared_cgroup = true;
+    plan.reason = "shared cgroup " + dir + " (" + probe.sharing->describe() +
+                  "): no per-bot kernel notifications, polling only";
+    return plan;
+  }
   if (probe.memory_version == sampling::CgroupVersion::kV1) {
     if (!probe.v1_event_control_writable) {
       append(reason, "cgroup v1 " + probe.memory_dir + ": cgroup.event_control not writable");
@@ -78,8 +98,7 @@ DetectionPlan planDetection(const DetectionProbe& probe,
   if (preferences.use_psi) {
     std::string note;
     auto spec = normalizePsiTrigger(preferences.psi, &note);
-    const std::string& path =
-        !probe.cgroup_pressure_path.empty() ? probe.cgroup_pressure_path : probe.host_pressure_path;
+    const std::string& path = probe.cgroup_pressure_path;
     if (!spec.ok()) {
       append(reason, "PSI off: " + spec.error().message);
     } else if (path.empty()) {
@@ -91,6 +110,13 @@ DetectionPlan planDetection(const DetectionProbe& probe,
       if (!note.empty()) part += " (" + note + ")";
       append(reason, part);
     }
+  }
+  if (!plan.v1_dir.empty()) {
+    plan.path = "eventfd";
+  } else if (!plan.v2_events_path.empty()) {
+    plan.path = "memory.events";
+  } else if (!plan.psi_path.empty()) {
+    plan.path = "psi";
   }
   if (plan.pollingOnly()) {
     reason = "no writable cgroup: polling only (" + reason + ")";

@@ -24,19 +24,22 @@ TEST(PlanDetection, ExplainsEachChoice) {
   v1.memory_version = CgroupVersion::kV1;
   v1.memory_dir = "/sys/fs/cgroup/memory/x";
   v1.v1_event_control_writable = true;
-  v1.host_pressure_path = "/proc/pressure/memory";
+  v1.cgroup_pressure_path = "/sys/fs/cgroup/unified/x/memory.pressure";
   DetectionProbe v1_readonly = v1;
   v1_readonly.v1_event_control_writable = false;
-  v1_readonly.host_pressure_path.clear();
+  v1_readonly.cgroup_pressure_path.clear();
   DetectionProbe v2;
   v2.memory_version = CgroupVersion::kV2;
   v2.memory_dir = "/sys/fs/cgroup/bot";
   v2.v2_memory_events_present = true;
   v2.cgroup_pressure_path = "/sys/fs/cgroup/bot/memory.pressure";
-  v2.host_pressure_path = "/proc/pressure/memory";
   DetectionProbe nothing;
-  DetectionProbe host_psi_only;
-  host_psi_only.host_pressure_path = "/proc/pressure/memory";
+  DetectionProbe psi_only;
+  psi_only.cgroup_pressure_path = "/sys/fs/cgroup/unified/bot/memory.pressure";
+  DetectionProbe shared = v1;  // memvisord's own group, holding every bot without one
+  shared.sharing = sampling::CgroupSharing{true, 201, 200};
+  DetectionProbe own = v1;     // checked, and nothing but the bot's tree in it
+  own.sharing = sampling::CgroupSharing{false, 2, 0};
 
   DetectionPreferences psi_off;
   psi_off.use_psi = false;
@@ -54,7 +57,12 @@ TEST(PlanDetection, ExplainsEachChoice) {
       {"v1", v1, three, psi_off, "cgroup v1 thresholds on /sys/fs/cgroup/memory/x: 3 eventfds"},
       {"v1+psi", v1, three, {},
        "cgroup v1 thresholds on /sys/fs/cgroup/memory/x: 3 eventfds; PSI trigger some 150000 "
-       "2000000 on /proc/pressure/memory"},
+       "2000000 on /sys/fs/cgroup/unified/x/memory.pressure"},
+      {"v1, checked own", own, three, psi_off,
+       "cgroup v1 thresholds on /sys/fs/cgroup/memory/x: 3 eventfds"},
+      {"v1, shared", shared, three, {},
+       "shared cgroup /sys/fs/cgroup/memory/x (holds memvisord itself and 200 other processes): "
+       "no per-bot kernel notifications, polling only"},
       {"v1 no thresholds", v1, {}, psi_off,
        "no writable cgroup: polling only (cgroup v1 /sys/fs/cgroup/memory/x: no thresholds to "
        "register)"},
@@ -66,10 +74,10 @@ TEST(PlanDetection, ExplainsEachChoice) {
        "150000 2000000 on /sys/fs/cgroup/bot/memory.pressure"},
       {"nothing", nothing, three, {},
        "no writable cgroup: polling only (no memory cgroup; PSI off: no writable memory.pressure)"},
-      {"host psi only, rounded", host_psi_only, three, psi_1s,
-       "no memory cgroup; PSI trigger some 150000 2000000 on /proc/pressure/memory (window "
-       "1000000us rounded to 2000000us (multiples of 2 s, 2-10 s)); polling for the bot's own "
-       "figures"},
+      {"psi only, rounded", psi_only, three, psi_1s,
+       "no memory cgroup; PSI trigger some 150000 2000000 on "
+       "/sys/fs/cgroup/unified/bot/memory.pressure (window 1000000us rounded to 2000000us "
+       "(multiples of 2 s, 2-10 s)); polling for the bot's own figures"},
   };
   for (const auto& c : cases) {
     auto plan = planDetection(c.probe, c.thresholds, c.prefs);
@@ -78,9 +86,17 @@ TEST(PlanDetection, ExplainsEachChoice) {
   auto plan = planDetection(v1, three);
   EXPECT_EQ(plan.v1_dir, "/sys/fs/cgroup/memory/x");
   EXPECT_EQ(plan.v1_thresholds, (std::vector<std::uint64_t>{200 * kMiB, 300 * kMiB, 350 * kMiB}));
-  EXPECT_EQ(plan.psi_path, "/proc/pressure/memory");
+  EXPECT_EQ(plan.psi_path, "/sys/fs/cgroup/unified/x/memory.pressure");
+  EXPECT_EQ(plan.path, "eventfd");
   EXPECT_FALSE(plan.pollingOnly());
   EXPECT_TRUE(planDetection(nothing, three).pollingOnly());
+  EXPECT_EQ(planDetection(nothing, three).path, "poll");
+  EXPECT_EQ(planDetection(v2, three).path, "memory.events");
+  EXPECT_EQ(planDetection(psi_only, three).path, "psi");
+  auto on_shared = planDetection(shared, three);
+  EXPECT_TRUE(on_shared.pollingOnly());
+  EXPECT_TRUE(on_shared.shared_cgroup);
+  EXPECT_EQ(on_shared.path, "poll");
 }
 
 TEST(ProbeDetection, FindsV2MemoryEventsAndPressureInTree) {
@@ -92,7 +108,26 @@ TEST(ProbeDetection, FindsV2MemoryEventsAndPressureInTree) {
   EXPECT_TRUE(probe.v2_memory_events_present);
   EXPECT_FALSE(probe.v1_event_control_writable);
   EXPECT_EQ(probe.cgroup_pressure_path, t.path("cgroup/bot/memory.pressure"));
-  EXPECT_TRUE(probe.host_pressure_path.empty());  // no <proc>/pressure/memory in the tree
+  EXPECT_FALSE(probe.sharing.has_value());  // no bot pid given: not checked
+}
+
+TEST(ProbeDetection, ChecksWhoElseIsInAGroupMemvisordDidNotCreate) {
+  testing::TempTree t;
+  t.write("proc/20/stat", "20 (bot) S 1 20 20 0\n");
+  t.write("proc/30/stat", "30 (other) S 1 30 30 0\n");
+  t.write("cgroup/memory/shared/cgroup.procs", "20\n30\n");
+  t.write("cgroup/memory/shared/cgroup.event_control", "");
+  sampling::CgroupLocation location{CgroupVersion::kV1, t.path("cgroup/memory/shared"), {}};
+  sampling::SysPaths paths{t.path("proc"), t.path("cgroup")};
+  auto probe = probeDetection(paths, location, {20, 99});
+  ASSERT_TRUE(probe.sharing.has_value());
+  EXPECT_TRUE(probe.sharing->shared());
+  EXPECT_TRUE(planDetection(probe, {kMiB}).shared_cgroup);
+  t.write("cgroup/memory/shared/cgroup.procs", "20\n");
+  auto own = probeDetection(paths, location, {20, 99});
+  ASSERT_TRUE(own.sharing.has_value());
+  EXPECT_FALSE(own.sharing->shared());
+  EXPECT_EQ(planDetection(own, {kMiB}).path, "eventfd");
 }
 
 TEST(StartDetection, ArmsV1ThresholdsOnRealCgroupAndCollectsFailures) {

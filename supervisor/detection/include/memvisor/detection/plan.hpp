@@ -1,6 +1,13 @@
 // Which kernel notifications a bot can use, and why (the start-up log line). probeDetection()
 // gathers facts (I/O); planDetection() decides (pure); startDetection() arms the watchers.
 // Polling stays the safety net in every case: that is the daemon's job.
+//
+// Notifications are armed only on the bot's own group: one memvisord created for it, or a
+// group that holds nothing but the bot's process tree (and its ancestors, e.g. a container's
+// init). A group shared with memvisord or other processes (memvisord's own, a login session)
+// gets no per-bot watcher: its thresholds describe none of the bots, and N bots would arm N
+// copies on it. The system-wide /proc/pressure/memory is never armed per bot, for the same
+// reason.
 #pragma once
 
 #include <cstdint>
@@ -26,10 +33,20 @@ struct DetectionProbe {
   bool v1_event_control_writable = false;  // <memory_dir>/cgroup.event_control, v1 only
   bool v2_memory_events_present = false;   // <memory_dir>/memory.events, v2 only
   std::string cgroup_pressure_path;        // <v2_dir>/memory.pressure if writable, else empty
-  std::string host_pressure_path;          // <proc_root>/pressure/memory if writable, else empty
+  // Who else lives in the group (nullopt: not checked, or cgroup.procs unreadable).
+  std::optional<sampling::CgroupSharing> sharing;
+};
+
+// Whose group it is, for the sharing check (also of a group memvisord created for the bot:
+// a bot left over by an earlier memvisord, or another daemon's bot of the same name, may be
+// in it).
+struct ProbeContext {
+  pid_t bot = 0;   // the bot's root pid; 0 = do not check
+  pid_t self = 0;  // memvisord's pid
 };
 DetectionProbe probeDetection(const sampling::SysPaths& paths,
-                              const sampling::CgroupLocation& location);
+                              const sampling::CgroupLocation& location,
+                              const ProbeContext& context = {});
 
 struct DetectionPreferences {
   bool use_psi = true;  // PSI triggers next to (or instead of) cgroup notifications
@@ -42,6 +59,9 @@ struct DetectionPlan {
   std::string v2_events_path;           // non-empty: arm MemoryEventsWatcher on it
   std::string psi_path;                 // non-empty: arm PsiTrigger on it
   PsiTriggerSpec psi;
+  // The fastest path armed: "eventfd" (v1 thresholds), "memory.events", "psi", or "poll".
+  std::string path = "poll";
+  bool shared_cgroup = false;  // the group is not the bot's own (see the header comment)
   // For the start-up log line, e.g. "cgroup v1 thresholds on /sys/fs/cgroup/memory/x:
   // 3 eventfds; PSI trigger some 150000 2000000 on /proc/pressure/memory" or
   // "no writable cgroup: polling only".
