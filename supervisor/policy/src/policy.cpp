@@ -177,43 +177,6 @@ double growthRate(const PolicyState& s) {
   return (n * sxy - sx * sy) / den;
 }
 
-Duration nextPollInterval(Bytes metric, Bytes limit, double growth_bytes_per_sec, Duration min,
-                          Duration max) {
-  if (max < min) max = min;
-  if (limit <= 0) return max;
-  const Bytes headroom = limit - metric;
-  if (headroom <= 0) return min;
-  // Far from the limit (30% of it or more left) poll at max; closer, shrink linearly to min.
-  const double frac = std::clamp(static_cast<double>(headroom) / static_cast<double>(limit) / 0.3, 0.0, 1.0);
-  double ms = static_cast<double>(min.count()) + static_cast<double>((max - min).count()) * frac;
-  if (growth_bytes_per_sec > 0) {
-    // Two polls before the crossing at the observed rate.
-    const double cross_ms = 1000.0 * static_cast<double>(headroom) / growth_bytes_per_sec;
-    ms = std::min(ms, cross_ms / 2.0);
-  }
-  ms = std::clamp(ms, static_cast<double>(min.count()), static_cast<double>(max.count()));
-  return Duration(static_cast<Duration::rep>(std::floor(ms)));
-}
-
-Duration nextPollInterval(const PolicyState& s, const BotPolicy& p) {
-  const Bytes bytes = s.last_bytes.value_or(0);
-  // The next figure at which the policy would decide something.
-  Bytes target = 0;
-  auto consider = [&](Bytes b) {
-    if (b > bytes && (target == 0 || b < target)) target = b;
-  };
-  for (const auto& t : p.thresholds) consider(t.at.resolve(p.limit));
-  if (p.hard_ceiling) consider(p.hard_ceiling->resolve(p.limit));
-  consider(p.limit);
-  if (target == 0) return p.poll_min;
-  // Headroom shrinking is judged against the limit, the crossing time against the target.
-  const Duration by_limit = nextPollInterval(bytes, p.limit, growthRate(s), p.poll_min, p.poll_max);
-  const Duration by_target = nextPollInterval(bytes, target, growthRate(s), p.poll_min, p.poll_max);
-  const double rate = growthRate(s);
-  if (rate > 0) return std::min(by_limit, std::max(p.poll_min, by_target));
-  return by_limit;
-}
-
 std::string memoryState(const BotPolicy& p, Bytes metric) {
   if (metric >= p.limit) return "critical";
   if (p.hard_ceiling && metric >= p.hard_ceiling->resolve(p.limit)) return "critical";

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "harness.hpp"
+#include "memvisor/policy/schedule.hpp"
 #include "memvisor/config/profiles.hpp"
 
 namespace memvisor::policy::testing {
@@ -54,14 +55,21 @@ Outcome_ simulate(Mode mode, double growth_mib_s, Duration total) {
       if (in.action == ActionKind::kRestart) {
         ++out.restarts;
         out.restart_triggers.push_back(in.trigger);
-        restarted_at = now + std::chrono::seconds(2);  // shutdown + respawn
+        // Shutdown + respawn: 2 s when the bot is asked to shut down; above the hard ceiling the
+        // daemon sends the stop signal at once (no protocol shutdown), 0.5 s. A second restart
+        // decision while one is under way changes nothing (the daemon is already at it). With
+        // samples every poll.min near the ceiling the peak seen is the real one, not the
+        // last of a coarse poll.
+        const auto restart_takes = in.trigger == Trigger::kHardCeiling ? milliseconds(500)
+                                                                        : milliseconds(2000);
+        if (restarted_at == TimePoint::max()) restarted_at = now + restart_takes;
       } else if (mode == Mode::kHang) {
         pending = Pending{now + in.deadline, in.action, true};  // the daemon's deadline expires
       } else {
         pending = Pending{now + milliseconds(200), in.action};
       }
     }
-    Duration dt = nextPollInterval(s, p);
+    Duration dt = nextSample(s, p, now).delay;
     // Step the world in small increments until the next poll.
     const TimePoint next = now + dt;
     while (now < next) {

@@ -160,14 +160,7 @@ std::vector<Note> onActionResult(PolicyState& s, const ActionResult& r, const Bo
 // fewer than 3 samples or less than 1 s of history.
 double growthRate(const PolicyState& s);
 
-// Adaptive poll interval: max when the headroom to `limit` is large and stable, shrinking
-// with the headroom, and always shorter than half the time the observed growth needs to
-// cross the headroom (so at least two samples land before the crossing), clamped to
-// [min, max]. At or above the limit: min.
-Duration nextPollInterval(Bytes metric, Bytes limit, double growth_bytes_per_sec, Duration min,
-                          Duration max);
-// The same against the next threshold above the current figure (or the hard ceiling/limit).
-Duration nextPollInterval(const PolicyState& s, const BotPolicy& p);
+// When to sample next: nextSample() in memvisor/policy/schedule.hpp.
 
 // ok | elevated | high | critical (BotStatus.memory_state): critical at or above the limit,
 // a restart threshold or the hard ceiling; high above a sweep/compact threshold; elevated
