@@ -235,7 +235,7 @@ const std::vector<std::string> kBotKeys = {
     "escalation",   "periodic",      "predictive",    "startup_grace",
     "hard_ceiling", "deadlines",     "stop_signal",   "stop_timeout",
     "restart",      "kernel_limit_margin", "poll",    "stats_interval"};
-const std::vector<std::string> kSpawnKeys = {"command", "env", "cwd", "user"};
+const std::vector<std::string> kSpawnKeys = {"command", "env", "cwd", "user", "cgroup"};
 const std::vector<std::string> kAttachKeys = {"pidfile", "cmdline", "connect", "uid",
                                               "restart_command", "allow_shutdown"};
 const std::vector<std::string> kThresholdKeys = {"at", "action", "for", "cooldown", "min_freed"};
@@ -246,7 +246,7 @@ const std::vector<std::string> kEscalationKeys = {"enabled", "max"};
 const std::vector<std::string> kDeadlineKeys = {"trim", "sweep", "compact", "shutdown"};
 const std::vector<std::string> kRestartKeys = {"backoff_initial", "backoff_max", "start_retries",
                                                "start_seconds"};
-const std::vector<std::string> kPollKeys = {"min", "max"};
+const std::vector<std::string> kPollKeys = {"min", "max", "max_growth"};
 
 using std::chrono::hours;
 using std::chrono::milliseconds;
@@ -671,7 +671,9 @@ class ConfigBuilder {
     for (const auto& e : n.entries) {
       const std::string p = Validator::join(path, e.key);
       const PlainNode& val = e.value;
-      if (e.key == "command") {
+      if (e.key == "cgroup") {
+        if (auto b = v_.boolean(val, p)) s.own_cgroup = *b;
+      } else if (e.key == "command") {
         if (val.kind == Kind::kScalar) {
           v_.error(val.pos, p, "must be a list (argv), not a shell line: write [" +
                                    [&] {
@@ -973,11 +975,41 @@ class ConfigBuilder {
     }
   }
 
+  // A growth rate: a size per second, "1GiB/s", "200MiB/s".
+  std::optional<Bytes> rate(const PlainNode& n, const std::string& path) {
+    if (n.kind != Kind::kScalar) {
+      v_.error(n.pos, path, "expected a rate like 1GiB/s");
+      return std::nullopt;
+    }
+    std::string_view text = n.scalar;
+    constexpr std::string_view kPerSecond = "/s";
+    if (text.size() <= kPerSecond.size() ||
+        text.substr(text.size() - kPerSecond.size()) != kPerSecond) {
+      v_.error(n.pos, path, "expected a rate like 1GiB/s, got " + n.scalar);
+      return std::nullopt;
+    }
+    auto size = parseSize(text.substr(0, text.size() - kPerSecond.size()), false);
+    if (!size) {
+      v_.error(n.pos, path, size.error().message);
+      return std::nullopt;
+    }
+    const Bytes b = size->resolve(0);
+    if (b < kMiB || b > 1024 * 1024 * kMiB) {
+      v_.error(n.pos, path, "must be 1MiB/s..1TiB/s, got " + n.scalar);
+      return std::nullopt;
+    }
+    return b;
+  }
+
   void poll(const PlainNode& n, const std::string& path, PolicyConfig& out) {
     if (!v_.checkMap(n, path, kPollKeys)) return;
     for (const auto& e : n.entries) {
       const std::string p = Validator::join(path, e.key);
-      auto d = v_.duration(e.value, p, milliseconds(10), minutes(10));
+      if (e.key == "max_growth") {
+        if (auto g = rate(e.value, p)) out.max_growth = *g;
+        continue;
+      }
+      auto d = v_.duration(e.value, p, milliseconds(1), minutes(10));
       if (!d) continue;
       if (e.key == "min") out.poll_min = *d;
       if (e.key == "max") out.poll_max = *d;

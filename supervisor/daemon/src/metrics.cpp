@@ -38,7 +38,12 @@ Metrics::Metrics()
       freed_(pm::BuildCounter()
                  .Name("memvisor_freed_bytes_total")
                  .Help("Bytes the bot reported freed by successful actions")
-                 .Register(*registry_)) {}
+                 .Register(*registry_)),
+      detection_(pm::BuildGauge()
+                     .Name("memvisor_bot_detection_bound_seconds")
+                     .Help("Longest delay between a crossing and the sample that sees it, at "
+                           "growth up to poll.max_growth, by detection path")
+                     .Register(*registry_)) {}
 
 Metrics::BotSeries& Metrics::bot(const std::string& name) {
   auto it = bots_.find(name);
@@ -66,6 +71,7 @@ void Metrics::removeBot(const std::string& name) {
   connected_.Remove(s.connected);
   restarts_.Remove(s.restarts);
   oom_kills_.Remove(s.oom_kills);
+  if (s.detection) detection_.Remove(s.detection);
   bots_.erase(it);
   auto a = action_series_.find(name);
   if (a != action_series_.end()) {
@@ -78,6 +84,19 @@ void Metrics::removeBot(const std::string& name) {
     }
     action_series_.erase(a);
   }
+}
+
+void Metrics::detection(const std::string& bot, const std::string& path, double bound_seconds) {
+  BotSeries& s = this->bot(bot);
+  if (s.detection && s.detection_path != path) {
+    detection_.Remove(s.detection);
+    s.detection = nullptr;
+  }
+  if (!s.detection) {
+    s.detection = &detection_.Add({{"bot", bot}, {"path", path}});
+    s.detection_path = path;
+  }
+  s.detection->Set(bound_seconds);
 }
 
 void Metrics::action(const std::string& bot, const std::string& action, const std::string& result,

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "memvisor/config/units.hpp"
+#include "memvisor/policy/schedule.hpp"
 #include "memvisor/daemon/peer_auth.hpp"
 #include "memvisor/sampling/cgroup_memory.hpp"
 #include "memvisor/sampling/process_files.hpp"
@@ -26,7 +27,9 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr milliseconds kMinSampleSpacing{20};  // kernel event storms do not become busy loops
+// Kernel event storms do not become busy loops; short enough not to delay the sample that a
+// threshold eventfd asks for (a crossing fires once, a bounce below and back a few times).
+constexpr milliseconds kMinSampleSpacing{2};
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -214,7 +217,9 @@ std::optional<pid_t> SupervisedBot::discover() const {
 }
 
 Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
-  if (!config_.kernel_limit_margin) return okResult();
+  // A group of its own even without a kernel limit: its thresholds need no limit, and wake
+  // memvisord within a millisecond of a crossing (issue 10).
+  if (!config_.spawn.own_cgroup) return okResult();
   if (!cgroup_) {
     Result<OwnedCgroup> made = Error{"", ""};
     if (!env_.cgroup_parent.empty()) {
@@ -231,9 +236,12 @@ Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
       made = OwnedCgroup::create(env_.paths, config_.name);
     }
     if (!made) {
-      // Still supervised, only without the kernel backstop: say so loudly, once per start.
+      // Still supervised, only without the kernel backstop and its notifications: say so
+      // loudly, once per start.
       journal("cgroup", proto::Level::kWarn,
-              "cannot own a memory cgroup for the bot, no kernel backstop: " + made.error().message,
+              std::string("cannot own a memory cgroup for the bot (") +
+                  (config_.kernel_limit_margin ? "no kernel backstop, " : "") +
+                  "no threshold notifications: bounded poll): " + made.error().message,
               {{"error", made.error().code}});
       return okResult();
     }
@@ -265,8 +273,11 @@ Result<void> SupervisedBot::applyKernelLimit() {
 void SupervisedBot::onStarted(pid_t pid, bool owned) {
   ++generation_;
   const auto now = Clock::now();
+  // Detection first: it finds the bot's group and whether it is the bot's own. A shared group's
+  // usage and OOM kills describe other processes: the sampler leaves them alone.
+  armDetection(pid);
   sampling::SamplerOptions so;
-  if (cgroup_) so.cgroup = cgroup_->location();
+  so.cgroup = detection_shared_ ? sampling::CgroupLocation{} : detection_location_;
   sampler_.emplace(env_.paths, pid, so);
   policy::onBotStarted(pstate_, policy_, now);
   last_sample_.reset();
@@ -281,7 +292,6 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
           std::string(owned ? "started" : "attached to") + " pid " + std::to_string(pid) +
               (cgroup_ ? " in " + cgroup_->dir() : ""),
           {{"pid", std::to_string(pid)}});
-  armDetection();
   scheduleSample(milliseconds(0));
 }
 
@@ -326,13 +336,14 @@ bool SupervisedBot::requestShutdown(milliseconds deadline, const std::string& re
 
 // ---- detection and sampling -------------------------------------------------------------
 
-void SupervisedBot::armDetection() {
+void SupervisedBot::armDetection(std::optional<pid_t> started) {
   detection_.stop();
-  if (!process_.running()) return;
+  if (!started && !process_.running()) return;
+  const pid_t pid = started ? *started : process_.pid();
   sampling::CgroupLocation loc;
   if (cgroup_) {
     loc = cgroup_->location();
-  } else if (auto r = sampling::resolveCgroup(env_.paths, process_.pid())) {
+  } else if (auto r = sampling::resolveCgroup(env_.paths, pid)) {
     loc = *r;
   }
   std::vector<std::uint64_t> thresholds;
@@ -343,28 +354,53 @@ void SupervisedBot::armDetection() {
     thresholds.push_back(static_cast<std::uint64_t>(policy_.hard_ceiling->resolve(policy_.limit)));
   }
   thresholds.push_back(static_cast<std::uint64_t>(policy_.limit));
-  const auto probe = detection::probeDetection(env_.paths, loc);
+  const auto probe =
+      detection::probeDetection(env_.paths, loc, {pid, ::getpid()});
   const auto plan = detection::planDetection(probe, thresholds);
+  detection_location_ = loc;
+  detection_shared_ = plan.shared_cgroup;
   detection_ = detection::startDetection(
       env_.io, plan, [this, alive = std::weak_ptr<bool>(alive_)](const detection::Event& e) {
         if (!alive.expired()) wake(e);
       });
-  std::string reason = detection_.reason + "; polling every " +
-                       config::formatDuration(policy_.poll_min) + ".." +
-                       config::formatDuration(policy_.poll_max) + " as the safety net";
+  detection_path_ = detection_.v1          ? "eventfd"
+                    : detection_.v2_events ? "memory.events"
+                    : detection_.psi       ? "psi"
+                                           : "poll";
+  const std::string bound = detectionBound();
+  std::string reason = detection_.reason;
+  if (plan.shared_cgroup) reason = plan.reason;
+  reason += "; bound: " + bound + " (next sample when the bot could reach the next decision " +
+            "figure at " + config::formatBytes(policy_.max_growth) + "/s, within " +
+            config::formatDuration(policy_.poll_min) + ".." +
+            config::formatDuration(policy_.poll_max) + ")";
   if (reason != detection_reason_) {
     detection_reason_ = reason;
     std::map<std::string, std::string> fields{
         {"cgroup", loc.describe()},
-        {"event_driven",
-         plan.pollingOnly() || (!detection_.v1 && !detection_.v2_events && !detection_.psi)
-             ? "false"
-             : "true"}};
+        {"path", detection_path_},
+        {"bound", bound},
+        {"bound_ms", std::to_string(policy_.poll_min.count())},
+        {"shared_cgroup", plan.shared_cgroup ? "true" : "false"},
+        {"event_driven", detection_path_ == "poll" ? "false" : "true"}};
     for (std::size_t i = 0; i < detection_.failures.size(); ++i) {
       fields["failure" + std::to_string(i)] = detection_.failures[i].message;
     }
     journal("detection", proto::Level::kInfo, reason, fields);
   }
+  if (env_.metrics) {
+    env_.metrics->detection(config_.name, detection_path_,
+                            std::chrono::duration<double>(policy_.poll_min).count());
+  }
+}
+
+std::string SupervisedBot::detectionBound() const {
+  // eventfd: the kernel wakes memvisord at the crossing of its own group's usage; the poll
+  // bound still holds for the figure the policy uses.
+  if (detection_path_ == "eventfd") return "eventfd";
+  std::string bound = "poll \u2264 " + config::formatDuration(policy_.poll_min);
+  if (detection_path_ != "poll") bound = detection_path_ + ", " + bound;
+  return bound;
 }
 
 void SupervisedBot::wake(const detection::Event& event) {
@@ -438,7 +474,7 @@ void SupervisedBot::sampleNow() {
     journalNotes(decision.notes);
     for (const auto& intent : decision.actions) execute(intent);
   }
-  if (process_.running()) scheduleSample(policy::nextPollInterval(pstate_, policy_));
+  if (process_.running()) scheduleSample(policy::nextSample(pstate_, policy_, now).delay);
 }
 
 void SupervisedBot::checkOom(std::uint64_t count, const std::string& when) {
@@ -620,6 +656,11 @@ void SupervisedBot::finishAction(const policy::Intent& intent, policy::ActionRes
                          policy::toString(result.outcome), result.freed_bytes);
   }
   journalNotes(policy::onActionResult(pstate_, result, policy_, Clock::now()));
+  // No stale slow figure next to a fresh RSS: PSS, status and cgroup figures are re-read.
+  if (sampler_) {
+    sampler_->requestPss();
+    sampler_->requestSlow();
+  }
   // See the effect, and let an escalation proceed without waiting a whole interval.
   if (process_.running()) scheduleSample(milliseconds(0));
 }
@@ -770,7 +811,7 @@ void SupervisedBot::setLimit(config::Bytes limit) {
               config::formatBytes(before) + ")",
           {{"limit", std::to_string(limit)}, {"previous", std::to_string(before)}});
   if (cgroup_) (void)applyKernelLimit();
-  armDetection();
+  armDetection({});
   if (process_.running()) scheduleSample(milliseconds(0));
 }
 
@@ -784,7 +825,7 @@ void SupervisedBot::applyConfig(const config::BotConfig& config) {
   pstate_ = policy::makeState(policy_, pstate_.started_at);
   process_.setOptions(processOptions());
   if (cgroup_) (void)applyKernelLimit();
-  armDetection();
+  armDetection({});
   if (process_.running()) scheduleSample(milliseconds(0));
 }
 

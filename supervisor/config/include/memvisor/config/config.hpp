@@ -91,8 +91,11 @@ struct PolicyConfig {
   Duration startup_grace{std::chrono::seconds(60)};  // no restart (but other actions) while starting
   std::optional<SizeSpec> hard_ceiling;  // restart at once, even in grace; above every threshold
   Deadlines deadlines;
-  Duration poll_min{std::chrono::milliseconds(250)};
+  Duration poll_min{std::chrono::milliseconds(10)};  // a sample costs ~1-10 µs (statm, usage)
   Duration poll_max{std::chrono::seconds(5)};
+  // Worst-case growth the sampling schedule assumes (bytes per second): the next sample is due
+  // when the bot could first reach the next figure at which the policy decides something.
+  Bytes max_growth = 1024 * kMiB;
   bool operator==(const PolicyConfig&) const = default;
 };
 
@@ -103,6 +106,9 @@ struct SpawnSpec {
   std::map<std::string, std::string> env;
   std::string cwd;                           // empty = memvisord's
   std::string user;                          // name or numeric uid; empty = memvisord's
+  // Put the bot in a memory cgroup of its own under memvisord's (when permitted), even without
+  // a kernel limit: its threshold notifications wake memvisord within a millisecond.
+  bool own_cgroup = true;
   bool operator==(const SpawnSpec&) const = default;
 };
 

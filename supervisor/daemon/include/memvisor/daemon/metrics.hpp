@@ -32,6 +32,8 @@ class Metrics {
     prometheus::Gauge* connected = nullptr;  // 1 while its bot session is open
     prometheus::Counter* restarts = nullptr;
     prometheus::Counter* oom_kills = nullptr;
+    prometheus::Gauge* detection = nullptr;  // labelled with the current path
+    std::string detection_path;
   };
   // The bot's series, created on first use.
   BotSeries& bot(const std::string& name);
@@ -39,6 +41,10 @@ class Metrics {
   // memvisor_actions_total{bot,action,result} and memvisor_freed_bytes_total{bot,action}.
   void action(const std::string& bot, const std::string& action, const std::string& result,
               std::int64_t freed_bytes);
+
+  // memvisor_bot_detection_bound_seconds{bot,path}: how late a crossing can be seen, and by
+  // which path (eventfd, memory.events, psi, poll); one series per bot, relabelled on change.
+  void detection(const std::string& bot, const std::string& path, double bound_seconds);
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
@@ -52,6 +58,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& oom_kills_;
   prometheus::Family<prometheus::Counter>& actions_;
   prometheus::Family<prometheus::Counter>& freed_;
+  prometheus::Family<prometheus::Gauge>& detection_;
   std::map<std::string, BotSeries> bots_;
   std::map<std::string, std::map<std::string, prometheus::Counter*>> action_series_;
 };

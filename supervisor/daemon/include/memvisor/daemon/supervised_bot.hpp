@@ -89,6 +89,7 @@ class SupervisedBot {
   std::int64_t oomKills() const { return oom_kills_; }
   std::optional<config::Bytes> peakMetric() const { return peak_metric_; }
   const std::string& detectionReason() const { return detection_reason_; }
+  const std::string& detectionPath() const { return detection_path_; }
   pid_t pid() const { return process_.pid(); }
 
  private:
@@ -98,7 +99,10 @@ class SupervisedBot {
   void onExited(pid_t pid, const ExitInfo& info, std::chrono::milliseconds ran_for, bool expected);
   Result<void> prepareSpawn(SpawnSpec& spec);
   Result<void> applyKernelLimit();
-  void armDetection();
+  // Finds the bot's group (the owned one, or from /proc/PID/cgroup), checks it is the bot's
+  // own, arms what it allows, journals the detection line. `started`: the pid just started.
+  void armDetection(std::optional<pid_t> started);
+  std::string detectionBound() const;
   void scheduleSample(std::chrono::milliseconds delay);
   void wake(const detection::Event& event);
   void sampleNow();
@@ -124,6 +128,9 @@ class SupervisedBot {
   std::optional<sampling::Sampler> sampler_;
   detection::DetectionSet detection_;
   std::string detection_reason_;
+  std::string detection_path_ = "poll";  // eventfd | memory.events | psi | poll
+  sampling::CgroupLocation detection_location_;
+  bool detection_shared_ = false;
   policy::PolicyState pstate_;
   std::shared_ptr<BotSession> session_;
   boost::asio::steady_timer sample_timer_;
