@@ -6,6 +6,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <charconv>
 #include <csignal>
 #include <cstring>
@@ -30,6 +31,9 @@ namespace {
 // Kernel event storms do not become busy loops; short enough not to delay the sample that a
 // threshold eventfd asks for (a crossing fires once, a bounce below and back a few times).
 constexpr milliseconds kMinSampleSpacing{2};
+// Re-register the v1 thresholds when the policy's figure and the group's usage drift apart by
+// this much (the kernel fires 0.2-0.5 MiB past a threshold anyway).
+constexpr config::Bytes kEventfdOffsetSlack = 512 * 1024;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -273,6 +277,7 @@ Result<void> SupervisedBot::applyKernelLimit() {
 void SupervisedBot::onStarted(pid_t pid, bool owned) {
   ++generation_;
   const auto now = Clock::now();
+  eventfd_offset_ = 0;
   // Detection first: it finds the bot's group and whether it is the bot's own. A shared group's
   // usage and OOM kills describe other processes: the sampler leaves them alone.
   armDetection(pid);
@@ -346,14 +351,17 @@ void SupervisedBot::armDetection(std::optional<pid_t> started) {
   } else if (auto r = sampling::resolveCgroup(env_.paths, pid)) {
     loc = *r;
   }
+  // The kernel compares the group's usage; the policy its own figure (RSS by default, which
+  // also counts library pages charged to other groups). Thresholds are shifted by the last
+  // measured difference, so the eventfd fires when the policy's figure crosses.
   std::vector<std::uint64_t> thresholds;
-  for (config::Bytes b : policy::thresholdBytes(policy_)) {
-    if (b > 0) thresholds.push_back(static_cast<std::uint64_t>(b));
-  }
-  if (policy_.hard_ceiling) {
-    thresholds.push_back(static_cast<std::uint64_t>(policy_.hard_ceiling->resolve(policy_.limit)));
-  }
-  thresholds.push_back(static_cast<std::uint64_t>(policy_.limit));
+  auto add = [&](config::Bytes b) {
+    const config::Bytes shifted = b - eventfd_offset_;
+    if (b > 0) thresholds.push_back(static_cast<std::uint64_t>(std::max<config::Bytes>(shifted, 4096)));
+  };
+  for (config::Bytes b : policy::thresholdBytes(policy_)) add(b);
+  if (policy_.hard_ceiling) add(policy_.hard_ceiling->resolve(policy_.limit));
+  add(policy_.limit);
   const auto probe =
       detection::probeDetection(env_.paths, loc, {pid, ::getpid()});
   const auto plan = detection::planDetection(probe, thresholds);
@@ -468,6 +476,14 @@ void SupervisedBot::sampleNow() {
     if (s.cgroup_usage_bytes) series_->cgroup->Set(static_cast<double>(*s.cgroup_usage_bytes));
   }
   ++samples_;
+  if (metric && detection_.v1 && last_sample_->cgroup_usage_bytes) {
+    const config::Bytes offset =
+        *metric - static_cast<config::Bytes>(*last_sample_->cgroup_usage_bytes);
+    if (std::abs(offset - eventfd_offset_) >= kEventfdOffsetSlack) {
+      eventfd_offset_ = offset;
+      armDetection({});  // the line is journalled again only if its wording changes
+    }
+  }
   if (metric) {
     if (!peak_metric_ || *metric > *peak_metric_) peak_metric_ = metric;
     const auto decision = policy::step(pstate_, policy::Sample{*metric}, policy_, now);

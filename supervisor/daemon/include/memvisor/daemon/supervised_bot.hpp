@@ -131,6 +131,7 @@ class SupervisedBot {
   std::string detection_path_ = "poll";  // eventfd | memory.events | psi | poll
   sampling::CgroupLocation detection_location_;
   bool detection_shared_ = false;
+  config::Bytes eventfd_offset_ = 0;  // policy figure - group usage when the eventfds were armed
   policy::PolicyState pstate_;
   std::shared_ptr<BotSession> session_;
   boost::asio::steady_timer sample_timer_;
