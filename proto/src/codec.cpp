@@ -83,6 +83,9 @@ ojson botStatus(const BotStatus& b) {
   o["restarts"] = b.restarts;
   o["oom_kills"] = b.oom_kills;
   if (!b.thresholds_bytes.empty()) o["thresholds_bytes"] = b.thresholds_bytes;
+  if (b.detection) o["detection"] = *b.detection;
+  if (b.detection_bound_ms) o["detection_bound_ms"] = *b.detection_bound_ms;
+  if (b.pss_age_ms) o["pss_age_ms"] = *b.pss_age_ms;
   return o;
 }
 
@@ -713,6 +716,9 @@ Message decodeStatusResult(Fields& f, const std::string&) {
     sub.reqInt("restarts", b.restarts, 0, kMaxSafe);
     sub.reqInt("oom_kills", b.oom_kills, 0, kMaxSafe);
     sub.intList("thresholds_bytes", b.thresholds_bytes, 0, kMaxSafe);
+    sub.optStr("detection", b.detection);
+    sub.optInt("detection_bound_ms", b.detection_bound_ms, 0, kMaxSafe);
+    sub.optInt("pss_age_ms", b.pss_age_ms, 0, kMaxSafe);
     m.bots.push_back(std::move(b));
   });
   return m;

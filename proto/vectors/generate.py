@@ -249,7 +249,8 @@ BOT_STATUS_FULL = (
     '"cgroup_usage_bytes":325058560,"metric_bytes":314572800,'
     '"last_action":{"action":"sweep","ok":true,"freed_bytes":12345678,"at_ms":1764097200000,'
     '"reason":"rss above 70%"},"restarts":2,"oom_kills":1,'
-    '"thresholds_bytes":[268435456,322122547,364904448]}')
+    '"thresholds_bytes":[268435456,322122547,364904448],"detection":"eventfd",'
+    '"detection_bound_ms":10,"pss_age_ms":1500}')
 BOT_STATUS_MIN = (
     '{"name":"mimi","state":"STOPPED","memory_state":"unknown","pid":0,"uptime_ms":0,'
     '"connected":false,"metric":"cgroup","limit_bytes":536870912,"limit_source":"config",'

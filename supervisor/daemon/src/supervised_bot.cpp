@@ -869,6 +869,14 @@ proto::BotStatus SupervisedBot::status() const {
   s.restarts = process_.restarts();
   s.oom_kills = oom_kills_;
   s.thresholds_bytes = policy::thresholdBytes(policy_);
+  if (process_.running()) {
+    s.detection = detectionBound();
+    s.detection_bound_ms = std::chrono::duration_cast<milliseconds>(policy_.poll_min).count();
+    if (last_sample_ && last_sample_->pss_at) {
+      s.pss_age_ms = std::max<std::int64_t>(
+          0, std::chrono::duration_cast<milliseconds>(Clock::now() - *last_sample_->pss_at).count());
+    }
+  }
   return s;
 }
 

@@ -64,7 +64,7 @@ int printStatus(Context& ctx, const proto::StatusResult& r) {
   const bool tty = ctx.outIsTty();
   const std::int64_t now = nowMs();
   Table t({"NAME", "STATE", "MEMORY", "PID", "UPTIME", "USED", "LIMIT", "USE", "PSS", "WSET",
-           "CGROUP", "LAST ACTION", "RESTARTS", "OOM"});
+           "CGROUP", "DETECTION", "LAST ACTION", "RESTARTS", "OOM"});
   for (const auto& b : r.bots) {
     std::string use = "-";
     if (b.metric_bytes && b.limit_bytes > 0) {
@@ -82,7 +82,7 @@ int printStatus(Context& ctx, const proto::StatusResult& r) {
            st.paint(b.memory_state, Style::forMemoryState(b.memory_state)),
            b.pid > 0 ? std::to_string(b.pid) : "-", b.pid > 0 ? humanDuration(b.uptime_ms) : "-",
            used, limit, use, opt(b.pss_bytes), opt(b.working_set_bytes), opt(b.cgroup_usage_bytes),
-           b.last_action ? lastActionText(*b.last_action, now) : "-", std::to_string(b.restarts),
+           b.detection ? *b.detection : "-", b.last_action ? lastActionText(*b.last_action, now) : "-", std::to_string(b.restarts),
            std::to_string(b.oom_kills)});
   }
   *ctx.out << t.render(st);

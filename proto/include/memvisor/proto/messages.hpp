@@ -220,6 +220,10 @@ struct BotStatus {
   std::int64_t restarts = 0;
   std::int64_t oom_kills = 0;
   std::vector<std::int64_t> thresholds_bytes;  // configured thresholds, for displays
+  // (1.1) How a crossing is seen: "eventfd", "poll ≤ 10ms", "memory.events, poll ≤ 10ms"...
+  std::optional<std::string> detection;
+  std::optional<std::int64_t> detection_bound_ms;  // (1.1) the bound in ms (poll.min)
+  std::optional<std::int64_t> pss_age_ms;          // (1.1) how old pss_bytes is
   bool operator==(const BotStatus&) const = default;
 };
 
