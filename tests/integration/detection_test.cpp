@@ -51,6 +51,26 @@ std::optional<json> waitResult(const Daemon& d, std::chrono::seconds timeout = 3
   return std::nullopt;
 }
 
+// memvisorctl status --json, the bot's entry.
+json statusOf(const Daemon& d, const std::string& bot) {
+  const std::string cmd = std::string(MEMVISORCTL_BIN) + " --socket " + d.socket("ctl.sock") +
+                          " status --json 2>&1";
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    ::pclose(p);
+  }
+  auto j = json::parse(out, nullptr, false);
+  if (j.is_discarded()) return json{{"unparsed", out}};
+  const json& bots = j.contains("bots") ? j["bots"] : j;
+  for (const auto& b : bots) {
+    if (b.is_object() && str(b, "name") == bot) return b;
+  }
+  return json{{"unparsed", out}};
+}
+
 // The checks every mode shares: compact first, by the threshold, never the hard ceiling.
 void expectCooperativeReaction(Daemon& d) {
   auto result = waitResult(d);
@@ -95,6 +115,9 @@ TEST(Detection, SpawnWithoutACgroupPollsOnTheHeadroomScheduleAndCompactsBeforeTh
   // In memvisord's own group with memvisord itself: no per-bot notifications there.
   EXPECT_EQ(str(*det, "path"), "poll") << det->dump();
   EXPECT_EQ(str(*det, "bound"), "poll \u2264 10ms") << det->dump();
+  const json st = statusOf(d, "grower");
+  EXPECT_EQ(str(st, "detection"), "poll \u2264 10ms") << st.dump();
+  EXPECT_EQ(num(st, "detection_bound_ms"), 10) << st.dump();
   expectCooperativeReaction(d);
   ASSERT_EQ(d.stop(), 0) << d.journalText();
 }
