@@ -187,7 +187,7 @@ def main():
     print("| mode | protocol | MiB/s | runs | path | first action | reaction p50 / p99 / max (ms) "
           "| overshoot p50 / max (MiB) | hard-ceiling restarts |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for mode in a.modes.split(","):
+    for mode in [m for m in a.modes.split(",") if m]:
         for proto in a.protocol.split(","):
             for rate in [int(r) for r in a.rates.split(",") if r]:
                 reacts, overs, kinds, paths, ceilings = [], [], {}, set(), 0

@@ -125,7 +125,9 @@ Lines policyLines(const BotConfig& b) {
                                   " failed starts (runs shorter than " +
                                   formatDuration(b.restart.start_seconds) + ")");
   }
-  l.emplace_back("poll", formatDuration(p.poll_min) + ".." + formatDuration(p.poll_max) + " (adaptive)");
+  l.emplace_back("poll", formatDuration(p.poll_min) + ".." + formatDuration(p.poll_max) +
+                            " (next sample when growth at " + formatBytes(p.max_growth) +
+                            "/s could reach the next threshold)");
   l.emplace_back("stats_interval", formatDuration(b.stats_interval));
   return l;
 }

@@ -31,6 +31,9 @@ namespace {
 // Kernel event storms do not become busy loops; short enough not to delay the sample that a
 // threshold eventfd asks for (a crossing fires once, a bounce below and back a few times).
 constexpr milliseconds kMinSampleSpacing{2};
+// Sample timers further out than kAlignAbove are aligned to kAlignGrid (see scheduleSample).
+constexpr milliseconds kAlignAbove{100};
+constexpr milliseconds kAlignGrid{10};
 // Re-register the v1 thresholds when the policy's figure and the group's usage drift apart by
 // this much (the kernel fires 0.2-0.5 MiB past a threshold anyway).
 constexpr config::Bytes kEventfdOffsetSlack = 512 * 1024;
@@ -425,7 +428,15 @@ void SupervisedBot::wake(const detection::Event& event) {
 }
 
 void SupervisedBot::scheduleSample(milliseconds delay) {
-  sample_timer_.expires_after(delay);
+  // Long waits end on a 10 ms grid (never later than asked): idle bots' samples fall due
+  // together and share one wake-up of the loop instead of one each.
+  if (delay >= kAlignAbove) {
+    const auto due = Clock::now() + delay;
+    const auto since = std::chrono::duration_cast<milliseconds>(due.time_since_epoch());
+    sample_timer_.expires_at(Clock::time_point(since - since % kAlignGrid));
+  } else {
+    sample_timer_.expires_after(delay);
+  }
   sample_timer_.async_wait(
       [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
         if (ec || alive.expired()) return;

@@ -251,8 +251,7 @@ std::string CgroupSharing::describe() const {
     return "holds memvisord itself and " + std::to_string(others) + " other process" +
            (others == 1 ? "" : "es");
   }
-  return "holds " + std::to_string(foreign) + " process" + (foreign == 1 ? "" : "es") +
-         " besides the bot's";
+  return "holds processes besides the bot's";
 }
 
 Result<CgroupSharing> classifyCgroupMembers(const SysPaths& paths, const std::string& dir,
@@ -281,28 +280,44 @@ Result<CgroupSharing> classifyCgroupMembers(const SysPaths& paths, const std::st
     p = *pp;
   }
   CgroupSharing out;
+  std::vector<pid_t> members;
   detail::forEachLine(*text, [&](std::string_view line) {
     line = detail::trim(line);
     pid_t pid = 0;
     auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), pid);
-    if (ec != std::errc() || pid <= 0) return;
-    ++out.members;
-    if (pid == self) {
-      out.holds_self = true;
-      return;
+    if (ec == std::errc() && pid > 0) members.push_back(pid);
+  });
+  out.members = members.size();
+  // memvisord's own group (every bot without one, in issue 14's 1,000): decided without
+  // reading a single member's stat.
+  if (std::find(members.begin(), members.end(), self) != members.end()) {
+    out.holds_self = true;
+    return out;
+  }
+  for (pid_t pid : members) {
+    if (pid == bot || std::find(ancestors.begin(), ancestors.end(), pid) != ancestors.end()) {
+      continue;
     }
-    if (pid == bot || std::find(ancestors.begin(), ancestors.end(), pid) != ancestors.end()) return;
     // A descendant of the bot: its ppid chain reaches the bot.
+    bool descendant = false, vanished = false;
     pid_t p = pid;
     for (int depth = 0; depth < 64; ++depth) {
       auto pp = ppidOf(p);
-      if (!pp) return;  // vanished meanwhile: not counted
-      if (*pp == bot) return;
+      if (!pp) {
+        vanished = true;
+        break;
+      }
+      if (*pp == bot) {
+        descendant = true;
+        break;
+      }
       if (*pp <= 1) break;
       p = *pp;
     }
+    if (descendant || vanished) continue;
     ++out.foreign;
-  });
+    break;  // one is enough to call the group shared
+  }
   return out;
 }
 

@@ -247,7 +247,7 @@ TEST(ClassifyCgroupMembers, TellsTheBotsOwnGroupFromASharedOne) {
   ASSERT_TRUE(shared.ok());
   EXPECT_TRUE(shared->shared());
   EXPECT_EQ(shared->foreign, 1u);
-  EXPECT_EQ(shared->describe(), "holds 1 process besides the bot's");
+  EXPECT_EQ(shared->describe(), "holds processes besides the bot's");
 
   auto self = classifyCgroupMembers(paths, t.path("cgroup/self"), 20, 99);
   ASSERT_TRUE(self.ok());

@@ -84,15 +84,18 @@ Result<CgroupLocation> resolveCgroup(const SysPaths& paths, pid_t pid);  // prob
 struct CgroupSharing {
   bool holds_self = false;       // memvisord itself is in the group
   std::size_t members = 0;       // pids listed in cgroup.procs
-  std::size_t foreign = 0;       // members neither in the bot's tree nor among its ancestors
+  // Members neither in the bot's tree nor among its ancestors; counting stops at the first
+  // (and is not done at all when the group holds memvisord): 0 or 1.
+  std::size_t foreign = 0;
   [[nodiscard]] bool shared() const { return holds_self || foreign > 0; }
-  // "holds memvisord and 12 other processes" / "holds 3 processes besides the bot's"; "" when
-  // not shared.
+  // "holds memvisord itself and 12 other processes" / "holds processes besides the bot's";
+  // "" when not shared.
   [[nodiscard]] std::string describe() const;
 };
-// Reads <dir>/cgroup.procs and classifies each member by its ppid chain (/proc/PID/stat under
-// paths). `self` is memvisord's pid (a fixture's pid in tests). A member that vanished meanwhile
-// is ignored. Error code from the cgroup.procs read.
+// Reads <dir>/cgroup.procs; a group holding `self` (memvisord's pid; a fixture's in tests) is
+// shared at once, otherwise members are classified by their ppid chains (/proc/PID/stat under
+// paths) until the first foreign one. A member that vanished meanwhile is ignored. Error code
+// from the cgroup.procs read.
 Result<CgroupSharing> classifyCgroupMembers(const SysPaths& paths, const std::string& dir,
                                             pid_t bot, pid_t self);
 

@@ -29,7 +29,7 @@ struct SamplerOptions {
   std::chrono::milliseconds pss_interval{30'000};
   // The tree (new children), status breakdown and full cgroup accounting are refreshed at most
   // this often (zero: every sample); samples in between carry them over.
-  std::chrono::milliseconds slow_interval{1'000};
+  std::chrono::milliseconds slow_interval{2'000};
   bool follow_tree = true;   // sum over descendants (bots forking shards/workers)
   bool read_status = true;   // RssAnon/RssFile/RssShmem/VmSwap breakdown
   // Use this cgroup instead of discovering it from /proc/ROOT/cgroup (memvisord owns it).
