@@ -113,10 +113,15 @@ def one_run(build, mode, rate, protocol):
                 res = json.loads(f.read())
         j = journal(tmp)
         stop(d)
+        # Every grower this run started (memvisord may have respawned one), if still there: a
+        # survivor would keep its cgroup busy and skew the next runs.
+        pids = {int(e["pid"]) for e in j if e.get("kind") == "spawn" and e.get("pid")}
         if res and res.get("pid"):
+            pids.add(res["pid"])
+        for pid in pids:
             try:
-                os.kill(res["pid"], signal.SIGKILL)  # the grower this run started, if still there
-            except ProcessLookupError:
+                os.killpg(pid, signal.SIGKILL) if mode != "attach_pidfile" else os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
         if child:
             if child.poll() is None:
