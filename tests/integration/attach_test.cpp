@@ -131,5 +131,78 @@ TEST(Attach, FindsTheBotByCommandLinePatternAndAdoptsItAgainAfterItsOwnManagerRe
   ASSERT_EQ(d.stop(), 0);
 }
 
+
+// The sidecar restarted (Docker, the kubelet): a new memvisord re-adopts the running bot when
+// it reconnects, without restarting it, and its counters carry on from daemon.state_file -
+// in `status`, in the summary and in Prometheus.
+TEST(Attach, ARestartedMemvisordReadoptsTheRunningBotAndKeepsItsCounters) {
+  Daemon d("attach-readopt");
+  const std::string state = (d.dir / "state.json").string();
+  auto writeConfig = [&](int port) {
+    std::ofstream(d.dir / "memvisord.yaml")
+        << "daemon:\n  bot_socket: " << d.socket("bot.sock")
+        << "\n  control_socket: " << d.socket("ctl.sock") << "\n  state_file: " << state
+        << "\n  metrics_listen: 127.0.0.1:" << port << "\nbots:\n  - name: guest\n"
+        << "    limit: 256MiB\n    poll: {min: 100ms, max: 1s}\n"
+        << "    attach: {connect: true, uid: " << ::geteuid() << "}\n";
+  };
+  const std::string ctl = std::string(MEMVISORCTL_BIN) + " --socket " + d.socket("ctl.sock");
+  auto run = [](const std::string& cmd) {
+    std::string out;
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+    char buf[4096];
+    while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+    if (p) ::pclose(p);
+    return out;
+  };
+  writeConfig(freePort());
+  d.start();
+  ASSERT_TRUE(d.waitForKind("start", 20s)) << d.journalText();
+  ForeignBot bot(d.socket("bot.sock"), "guest", d.dir / "bot.log");
+  ASSERT_TRUE(d.waitFor(
+      [](const json& e) { return str(e, "kind") == "state" && str(e, "to") == "RUNNING"; }, 20s))
+      << d.journalText();
+  for (const char* action : {"sweep", "compact", "sweep"}) {
+    const std::string out = run(ctl + " " + action + " guest");
+    ASSERT_EQ(out.find("ERROR"), std::string::npos) << out;
+  }
+  ASSERT_EQ(d.stop(SIGKILL), SIGKILL) << d.journalText();  // as `docker kill`: no summary
+  ASSERT_EQ(::kill(bot.pid, 0), 0) << "the bot must outlive memvisord";
+
+  const int port = freePort();
+  writeConfig(port);
+  d.start();
+  auto restored = d.waitFor([](const json& e) { return str(e, "kind") == "counters"; }, 20s);
+  ASSERT_TRUE(restored) << d.journalText();
+  EXPECT_NE(str(*restored, "msg").find("3 actions"), std::string::npos) << restored->dump();
+  // The bot's client reconnects (backoff) and is adopted again: same pid, not restarted.
+  auto attach = d.waitForKind("attach", 30s);
+  ASSERT_TRUE(attach) << d.journalText();
+  EXPECT_EQ(num(*attach, "pid"), bot.pid);
+  ASSERT_TRUE(d.waitFor(
+      [](const json& e) { return str(e, "kind") == "state" && str(e, "to") == "RUNNING"; }, 20s))
+      << d.journalText();
+  const std::string status = run(ctl + " status guest --json");
+  const json all = json::parse(status, nullptr, false);
+  ASSERT_TRUE(!all.is_discarded() && all.contains("bots") && all["bots"].size() == 1) << status;
+  const json st = all["bots"][0];
+  EXPECT_EQ(st.value("pid", 0), bot.pid) << status;
+  EXPECT_EQ(st.value("restarts", -1), 0) << status;
+  const std::string metrics = httpGet(port, "/metrics");
+  EXPECT_NE(metrics.find("memvisor_actions_total{action=\"sweep\",bot=\"guest\",result=\"ok\"} 2"),
+            std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("memvisor_actions_total{action=\"compact\",bot=\"guest\",result=\"ok\"} 1"),
+            std::string::npos) << metrics;
+  // One more action is counted on top of the restored ones, and saved again.
+  run(ctl + " trim guest");
+  EXPECT_EQ(d.stop(), 0);
+  const json saved = json::parse(slurp(state), nullptr, false);
+  ASSERT_FALSE(saved.is_discarded()) << slurp(state);
+  EXPECT_EQ(saved["bots"]["guest"]["actions_by"].value("sweep:ok", 0.0), 2.0) << saved.dump();
+  EXPECT_EQ(saved["bots"]["guest"]["actions_by"].value("compact:ok", 0.0), 1.0) << saved.dump();
+  EXPECT_EQ(saved["bots"]["guest"]["actions_by"].value("trim:ok", 0.0), 1.0) << saved.dump();
+  EXPECT_EQ(::kill(bot.pid, 0), 0) << "attached bots are left running";
+}
+
 }  // namespace
 }  // namespace memvisor::testing

@@ -68,8 +68,10 @@ Lines policyLines(const BotConfig& b) {
     if (!b.attach.cmdline_pattern.empty()) l.emplace_back("attach.cmdline", b.attach.cmdline_pattern);
     if (b.attach.uid) l.emplace_back("attach.uid", std::to_string(*b.attach.uid));
     l.emplace_back("attach.restart_command",
-                   b.attach.restart_command.empty() ? "(none: memvisord never restarts it)"
-                                                    : argv(b.attach.restart_command));
+                   !b.attach.restart_command.empty() ? argv(b.attach.restart_command)
+                   : b.attach.allow_shutdown
+                       ? "(none: a restart asks the bot to shut down; allow_shutdown is set)"
+                       : "(none: memvisord never restarts it)");
   }
   l.emplace_back("profile", b.profile.empty() ? "(none)" : b.profile);
   l.emplace_back("limit", formatBytes(p.limit));
@@ -108,11 +110,19 @@ Lines policyLines(const BotConfig& b) {
                  p.hard_ceiling ? "restart at once at " + formatBytes(p.hard_ceiling->resolve(p.limit)) +
                                       " (" + p.hard_ceiling->toString() + "), even during grace"
                                 : "off");
-  l.emplace_back("kernel_limit",
-                 b.kernel_limit_margin
-                     ? formatBytes(p.limit + b.kernel_limit_margin->resolve(p.limit)) +
-                           " (limit + " + b.kernel_limit_margin->toString() + ", where memvisord owns the cgroup)"
-                     : "not set by memvisord");
+  // memvisord sets a kernel limit only on a cgroup it creates, which it does only for the bots
+  // it starts: in attach mode the cgroup belongs to the bot's own manager (Docker, the kubelet).
+  if (!b.kernel_limit_margin) {
+    l.emplace_back("kernel_limit", "not set by memvisord");
+  } else if (b.mode == Mode::kAttach) {
+    l.emplace_back("kernel_limit", "not set by memvisord (attach mode: the bot's cgroup belongs to "
+                                   "whatever started it; kernel_limit_margin " +
+                                       b.kernel_limit_margin->toString() + " applies to spawned bots only)");
+  } else {
+    l.emplace_back("kernel_limit", formatBytes(p.limit + b.kernel_limit_margin->resolve(p.limit)) +
+                                       " (limit + " + b.kernel_limit_margin->toString() +
+                                       ", on the cgroup memvisord creates for the bot when permitted)");
+  }
   l.emplace_back("deadlines", "trim " + formatDuration(p.deadlines.trim) + ", sweep " +
                                   formatDuration(p.deadlines.sweep) + ", compact " +
                                   formatDuration(p.deadlines.compact) + ", shutdown " +
@@ -149,6 +159,8 @@ Lines daemonLines(const DaemonConfig& d) {
                                                     formatBytes(d.journal.max_size) + ", " +
                                                     std::to_string(d.journal.keep) + " kept"},
       {"metrics_listen", d.metrics_listen.empty() ? "(off)" : d.metrics_listen},
+      {"state_file", d.state_file.empty() ? "(none: counters start at 0 at every start)"
+                                          : d.state_file + " (counters kept across restarts)"},
   };
 }
 
@@ -182,15 +194,22 @@ std::string explainConfig(const Config& c) {
     for (const auto& [k, v] : lifecycleLines(b)) os << "  " << k << ": " << v << "\n";
     // The ladder in words: what happens as the figure climbs.
     const auto& p = b.policy;
-    // Attach mode without a restart command: a restart decision can only be journalled.
+    // Attach mode: a restart runs restart_command, or asks the bot to shut down when its own
+    // manager brings it back (allow_shutdown); with neither it can only be journalled.
     const bool can_restart = b.mode == Mode::kSpawn || !b.attach.restart_command.empty();
-    const std::string no_restart = " (journalled only: memvisord did not start this bot and has no restart_command)";
+    const bool by_shutdown = !can_restart && b.attach.allow_shutdown;
+    const std::string no_restart =
+        by_shutdown ? " (by asking the bot to shut down, allow_shutdown: its own manager - Docker "
+                      "restart:, systemd Restart=, the kubelet - starts it again)"
+                    : " (journalled only: memvisord did not start this bot and has neither "
+                      "restart_command nor allow_shutdown)";
     os << "  what happens as " << toString(p.metric) << " climbs:\n";
     for (const auto& t : p.thresholds) {
       const Bytes at = t.at.resolve(p.limit);
       os << "    at " << formatBytes(at) << ": " << toString(t.action);
       if (t.action == ActionKind::kRestart) {
-        os << (can_restart ? " (after the " + formatDuration(p.startup_grace) + " start-up grace)" : no_restart);
+        os << (can_restart ? " (after the " + formatDuration(p.startup_grace) + " start-up grace)"
+                           : no_restart);
       }
       os << "\n";
     }
@@ -198,7 +217,7 @@ std::string explainConfig(const Config& c) {
       os << "    at " << formatBytes(p.hard_ceiling->resolve(p.limit)) << ": immediate restart (hard ceiling)"
          << (can_restart ? "" : no_restart) << "\n";
     }
-    if (b.kernel_limit_margin) {
+    if (b.kernel_limit_margin && b.mode == Mode::kSpawn) {
       os << "    at " << formatBytes(p.limit + b.kernel_limit_margin->resolve(p.limit))
          << ": the kernel's OOM killer (memvisord's backstop)\n";
     }

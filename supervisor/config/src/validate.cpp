@@ -227,7 +227,7 @@ class Validator {
 const std::vector<std::string> kTopKeys = {"daemon", "bots"};
 const std::vector<std::string> kDaemonKeys = {"bot_socket",   "control_socket", "control_mode",
                                               "allowed_uids", "allowed_gids",   "journal",
-                                              "metrics_listen"};
+                                              "metrics_listen", "state_file"};
 const std::vector<std::string> kJournalKeys = {"format", "file", "max_size", "keep"};
 const std::vector<std::string> kBotKeys = {
     "name",         "profile",       "spawn",         "attach",
@@ -353,6 +353,14 @@ class ConfigBuilder {
         if (auto ids = v_.idList(val, p)) d.allowed_gids = *ids;
       } else if (e.key == "journal") {
         d.journal = journal(val, p);
+      } else if (e.key == "state_file") {
+        if (auto s = v_.nonEmptyString(val, p)) {
+          if (s->front() != '/') {
+            v_.error(val.pos, p, "must be an absolute path, got '" + *s + "'");
+          } else {
+            d.state_file = *s;
+          }
+        }
       } else if (e.key == "metrics_listen") {
         if (auto s = v_.scalar(val, p)) {
           const auto colon = s->rfind(':');

@@ -159,10 +159,15 @@ std::vector<std::string> selfCheck(const config::Config& config, const sampling:
       warnings->push_back("bot " + bot.name + ": user " + bot.spawn.user +
                           " needs memvisord to run as root");
     }
-    if (bot.mode == config::Mode::kAttach && ::geteuid() != 0 && warnings) {
+    // A sidecar runs as the bot's uid and needs no privilege: warn only when the bot may be
+    // another user's (connect with another uid, or a pidfile/cmdline bot of unknown owner).
+    const bool same_uid = bot.attach.by == config::AttachBy::kConnect && bot.attach.uid &&
+                          *bot.attach.uid == ::geteuid();
+    if (bot.mode == config::Mode::kAttach && ::geteuid() != 0 && !same_uid && warnings) {
       warnings->push_back("bot " + bot.name +
                           ": attach mode without root: signalling and reading another user's "
-                          "process may be refused");
+                          "process may be refused (attach.uid equal to memvisord's uid " +
+                          std::to_string(::geteuid()) + " needs no privilege)");
     }
   }
   return problems;
@@ -205,10 +210,11 @@ int runDaemon(const DaemonOptions& options) {
   });
   PidfdSignaller signaller;
   // Before the bots start, so that their series exist from the first sample.
+  // Always built: the action counters that daemon.state_file keeps live there too.
   std::optional<Metrics> metrics;
+  metrics.emplace();
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!cfg.daemon.metrics_listen.empty()) {
-    metrics.emplace();
     try {
       exposer = std::make_unique<prometheus::Exposer>(cfg.daemon.metrics_listen);
     } catch (const std::exception& e) {

@@ -49,23 +49,51 @@ Metrics::BotSeries& Metrics::bot(const std::string& name) {
   auto it = bots_.find(name);
   if (it != bots_.end()) return it->second;
   BotSeries s;
-  s.rss = &memory_.Add({{"bot", name}, {"figure", "rss"}});
-  s.pss = &memory_.Add({{"bot", name}, {"figure", "pss"}});
-  s.working_set = &memory_.Add({{"bot", name}, {"figure", "working_set"}});
-  s.cgroup = &memory_.Add({{"bot", name}, {"figure", "cgroup"}});
   s.limit = &limit_.Add({{"bot", name}});
   s.up = &up_.Add({{"bot", name}});
   s.connected = &connected_.Add({{"bot", name}});
   s.restarts = &restarts_.Add({{"bot", name}});
   s.oom_kills = &oom_kills_.Add({{"bot", name}});
+  auto& series = action_series_[name];
+  // The cooperative actions and restart start at 0 with result "ok"; other results appear
+  // when they first happen (their set is open: the bot's error codes).
+  for (const char* action : {"trim", "sweep", "compact", "restart"}) {
+    series.emplace(std::string(action) + ":ok",
+                   &actions_.Add({{"bot", name}, {"action", action}, {"result", "ok"}}));
+  }
+  for (const char* action : {"trim", "sweep", "compact"}) {
+    series.emplace(std::string("freed:") + action,
+                   &freed_.Add({{"bot", name}, {"action", action}}));
+  }
   return bots_.emplace(name, s).first->second;
+}
+
+void Metrics::figure(const std::string& bot_name, Figure f, std::optional<double> value) {
+  BotSeries& s = bot(bot_name);
+  prometheus::Gauge** slot = nullptr;
+  const char* label = "";
+  switch (f) {
+    case Figure::kRss: slot = &s.rss; label = "rss"; break;
+    case Figure::kPss: slot = &s.pss; label = "pss"; break;
+    case Figure::kWorkingSet: slot = &s.working_set; label = "working_set"; break;
+    case Figure::kCgroup: slot = &s.cgroup; label = "cgroup"; break;
+  }
+  if (!value) {
+    if (*slot) memory_.Remove(*slot);
+    *slot = nullptr;
+    return;
+  }
+  if (!*slot) *slot = &memory_.Add({{"bot", bot_name}, {"figure", label}});
+  (*slot)->Set(*value);
 }
 
 void Metrics::removeBot(const std::string& name) {
   auto it = bots_.find(name);
   if (it == bots_.end()) return;
   const BotSeries& s = it->second;
-  for (auto* g : {s.rss, s.pss, s.working_set, s.cgroup}) memory_.Remove(g);
+  for (auto* g : {s.rss, s.pss, s.working_set, s.cgroup}) {
+    if (g) memory_.Remove(g);
+  }
   limit_.Remove(s.limit);
   up_.Remove(s.up);
   connected_.Remove(s.connected);
@@ -116,6 +144,45 @@ void Metrics::action(const std::string& bot, const std::string& action, const st
       f = series.emplace(fkey, &freed_.Add({{"bot", bot}, {"action", action}})).first;
     }
     f->second->Increment(static_cast<double>(freed_bytes));
+  }
+}
+
+void Metrics::saveActions(const std::string& bot, BotCounters& out) const {
+  auto it = action_series_.find(bot);
+  if (it == action_series_.end()) return;
+  for (const auto& [key, c] : it->second) {
+    if (key.rfind("freed:", 0) == 0) {
+      out.freed_by[key.substr(6)] = c->Value();
+    } else {
+      out.actions_by[key] = c->Value();
+    }
+  }
+}
+
+void Metrics::restoreActions(const std::string& bot_name, const BotCounters& saved) {
+  bot(bot_name);
+  auto& series = action_series_[bot_name];
+  for (const auto& [key, value] : saved.actions_by) {
+    const auto colon = key.find(':');
+    if (colon == std::string::npos || value <= 0) continue;
+    auto it = series.find(key);
+    if (it == series.end()) {
+      it = series
+               .emplace(key, &actions_.Add({{"bot", bot_name},
+                                            {"action", key.substr(0, colon)},
+                                            {"result", key.substr(colon + 1)}}))
+               .first;
+    }
+    it->second->Increment(value - it->second->Value());
+  }
+  for (const auto& [action, value] : saved.freed_by) {
+    if (value <= 0) continue;
+    const std::string fkey = "freed:" + action;
+    auto it = series.find(fkey);
+    if (it == series.end()) {
+      it = series.emplace(fkey, &freed_.Add({{"bot", bot_name}, {"action", action}})).first;
+    }
+    it->second->Increment(value - it->second->Value());
   }
 }
 

@@ -109,6 +109,32 @@ SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
     series_ = &env_.metrics->bot(config_.name);
     series_->limit->Set(static_cast<double>(policy_.limit));
   }
+  if (env_.saved) {
+    if (auto it = env_.saved->find(config_.name); it != env_.saved->end()) {
+      const BotCounters& c = it->second;
+      restarts_before_ = c.restarts;
+      oom_kills_ = c.oom_kills;
+      actions_ = c.actions;
+      if (series_) {
+        series_->restarts->Increment(static_cast<double>(c.restarts));
+        series_->oom_kills->Increment(static_cast<double>(c.oom_kills));
+        env_.metrics->restoreActions(config_.name, c);
+      }
+    }
+  }
+}
+
+BotCounters SupervisedBot::counters() const {
+  BotCounters c;
+  c.restarts = restarts_before_ + process_.restarts();
+  c.oom_kills = oom_kills_;
+  c.actions = actions_;
+  if (env_.metrics) env_.metrics->saveActions(config_.name, c);
+  return c;
+}
+
+void SupervisedBot::countersChanged() {
+  if (env_.counters_changed) env_.counters_changed();
 }
 
 SupervisedBot::~SupervisedBot() {
@@ -295,6 +321,7 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
     series_->up->Set(1);
     if (started_once_) series_->restarts->Increment();
   }
+  if (started_once_) countersChanged();
   started_once_ = true;
   journal(owned ? "spawn" : "attach", proto::Level::kInfo,
           std::string(owned ? "started" : "attached to") + " pid " + std::to_string(pid) +
@@ -308,7 +335,10 @@ void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_f
   connect_timer_.cancel();
   awaiting_.reset();
   deferred_.reset();
-  if (series_) series_->up->Set(0);  // the policy state is renewed when the next incarnation starts
+  if (series_) {
+    series_->up->Set(0);  // the policy state is renewed when the next incarnation starts
+    publishFigures(false);  // no process, no figures: the series go until the next sample
+  }
   detection_.stop();
   // The kernel's OOM kills show in the cgroup's counter, even after the process is gone.
   std::optional<sampling::CgroupLocation> loc;
@@ -479,13 +509,7 @@ void SupervisedBot::sampleNow() {
   const auto metric = metricOf(*r);
   last_sample_ = std::move(r.value());
   last_metric_ = metric;
-  if (series_) {
-    const auto& s = *last_sample_;
-    series_->rss->Set(static_cast<double>(s.rss_bytes));
-    if (s.pss_bytes) series_->pss->Set(static_cast<double>(*s.pss_bytes));
-    if (s.working_set_bytes) series_->working_set->Set(static_cast<double>(*s.working_set_bytes));
-    if (s.cgroup_usage_bytes) series_->cgroup->Set(static_cast<double>(*s.cgroup_usage_bytes));
-  }
+  if (series_) publishFigures(true);
   ++samples_;
   if (metric && detection_.v1 && last_sample_->cgroup_usage_bytes) {
     const config::Bytes offset =
@@ -504,6 +528,21 @@ void SupervisedBot::sampleNow() {
   if (process_.running()) scheduleSample(policy::nextSample(pstate_, policy_, now).delay);
 }
 
+void SupervisedBot::publishFigures(bool running) {
+  using F = Metrics::Figure;
+  const sampling::BotSample* s = running && last_sample_ ? &*last_sample_ : nullptr;
+  auto value = [](std::optional<std::uint64_t> v) -> std::optional<double> {
+    if (!v) return std::nullopt;
+    return static_cast<double>(*v);
+  };
+  auto& m = *env_.metrics;
+  m.figure(config_.name, F::kRss, s ? std::optional<double>(static_cast<double>(s->rss_bytes))
+                                    : std::nullopt);
+  m.figure(config_.name, F::kPss, s ? value(s->pss_bytes) : std::nullopt);
+  m.figure(config_.name, F::kWorkingSet, s ? value(s->working_set_bytes) : std::nullopt);
+  m.figure(config_.name, F::kCgroup, s ? value(s->cgroup_usage_bytes) : std::nullopt);
+}
+
 void SupervisedBot::checkOom(std::uint64_t count, const std::string& when) {
   if (!oom_baseline_ || count < *oom_baseline_) {
     oom_baseline_ = count;
@@ -514,6 +553,7 @@ void SupervisedBot::checkOom(std::uint64_t count, const std::string& when) {
   oom_baseline_ = count;
   oom_kills_ += delta;
   if (series_) series_->oom_kills->Increment(static_cast<double>(delta));
+  countersChanged();
   journal("oom_kill", proto::Level::kError,
           "the kernel OOM-killed " + std::to_string(delta) +
               " process(es) in the bot's cgroup (seen " + when + ")",
@@ -682,6 +722,7 @@ void SupervisedBot::finishAction(const policy::Intent& intent, policy::ActionRes
     env_.metrics->action(config_.name, config::toString(intent.action),
                          policy::toString(result.outcome), result.freed_bytes);
   }
+  countersChanged();
   journalNotes(policy::onActionResult(pstate_, result, policy_, Clock::now()));
   // No stale slow figure next to a fresh RSS: PSS, status and cgroup figures are re-read.
   if (sampler_) {
@@ -749,6 +790,7 @@ void SupervisedBot::runAction(proto::Action action, std::function<void(proto::Bo
             env_.metrics->action(config_.name, proto::toString(action), out.ok ? "ok" : out.code,
                                  out.freed_bytes);
           }
+          countersChanged();
         }
         done(out);
       });
@@ -877,7 +919,7 @@ proto::BotStatus SupervisedBot::status() const {
     s.metric_bytes = last_metric_;
   }
   s.last_action = last_action_;
-  s.restarts = process_.restarts();
+  s.restarts = restarts_before_ + process_.restarts();
   s.oom_kills = oom_kills_;
   s.thresholds_bytes = policy::thresholdBytes(policy_);
   if (process_.running()) {

@@ -47,7 +47,9 @@ Supervisor::Supervisor(asio::io_context& io, journal::Journal& journal, Signalle
            config_.daemon.bot_socket,
            options_.wall_ms,
            options_.cgroup_parent,
-           options_.metrics} {}
+           options_.metrics,
+           nullptr,
+           {}} {}
 
 Supervisor::~Supervisor() {
   *alive_ = false;
@@ -61,8 +63,48 @@ Result<void> Supervisor::start() {
   so.session = options_.session;
   server_ = std::make_unique<BotServer>(io_, so, sessionHooks());
   if (auto r = server_->start(); !r) return r;
+  loadCounters();
   for (const auto& bc : config_.bots) addBot(bc, "memvisord start");
   return okResult();
+}
+
+void Supervisor::loadCounters() {
+  const std::string& path = config_.daemon.state_file;
+  if (path.empty()) return;
+  auto r = loadSavedCounters(path);
+  if (!r) {
+    journal("counters", proto::Level::kWarn,
+            "counters not restored, counting from 0: " + r.error().message, {{"file", path}});
+  } else {
+    saved_ = std::move(r.value());
+    for (const auto& [name, c] : saved_) {
+      double actions = 0;  // the policy's and the operator's
+      for (const auto& [key, n] : c.actions_by) actions += n;
+      journal("counters", proto::Level::kInfo,
+              "counters restored from " + path + ": " + std::to_string(c.restarts) +
+                  " restarts, " + std::to_string(c.oom_kills) + " OOM kills, " +
+                  std::to_string(static_cast<long long>(actions)) + " actions",
+              {{"bot", name}, {"file", path}});
+    }
+  }
+  env_.saved = &saved_;
+  env_.counters_changed = [this] { saveCounters(); };
+}
+
+void Supervisor::saveCounters() {
+  const std::string& path = config_.daemon.state_file;
+  if (path.empty()) return;
+  for (const auto& [name, bot] : bots_) saved_[name] = bot->counters();
+  if (auto r = saveSavedCounters(path, saved_); !r) {
+    if (r.error().message != state_error_) {
+      state_error_ = r.error().message;
+      journal("counters", proto::Level::kError,
+              "cannot save the counters (supervision goes on): " + r.error().message,
+              {{"file", path}});
+    }
+    return;
+  }
+  state_error_.clear();
 }
 
 void Supervisor::addBot(const config::BotConfig& bc, const std::string& reason) {
@@ -110,6 +152,7 @@ std::vector<SupervisedBot*> Supervisor::bots() {
 
 void Supervisor::shutdown(std::function<void()> done) {
   shutting_down_ = true;
+  saveCounters();
   auto remaining = std::make_shared<std::size_t>(1);  // +1 held until the loop ends
   auto finish = [this, alive = std::weak_ptr<bool>(alive_), remaining, done = std::move(done)] {
     if (--*remaining != 0) return;
@@ -375,6 +418,10 @@ void Supervisor::handle(const proto::Message& request, Reply reply) {
 void Supervisor::journal(const std::string& kind, proto::Level level, const std::string& message,
                          std::map<std::string, std::string> fields) {
   proto::JournalEntry e;
+  if (auto b = fields.find("bot"); b != fields.end()) {  // the entry's own bot field
+    e.bot = b->second;
+    fields.erase(b);
+  }
   e.ts_ms = options_.wall_ms();
   e.kind = kind;
   e.level = level;

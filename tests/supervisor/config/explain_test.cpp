@@ -43,6 +43,25 @@ TEST(ExplainConfig, SaysWhatEachBotDoesAtWhichMiB) {
   }
 }
 
+// The sidecar's config: attach mode with allow_shutdown and a profile that has a kernel margin.
+TEST(ExplainConfig, SaysHowAnAttachedBotIsRestartedAndThatItsKernelLimitIsNotOurs) {
+  const std::string text = explainConfig(load(R"(bots:
+  - name: refbot
+    profile: prod
+    attach: {connect: true, uid: 1000, allow_shutdown: true}
+)"));
+  for (const char* expected : {
+           "attach.restart_command: (none: a restart asks the bot to shut down; allow_shutdown is set)",
+           "kernel_limit: not set by memvisord (attach mode",
+           "at 384 MiB: restart (by asking the bot to shut down, allow_shutdown",
+           "at 422.4 MiB: immediate restart (hard ceiling) (by asking the bot to shut down",
+       }) {
+    EXPECT_NE(text.find(expected), std::string::npos) << "missing '" << expected << "' in:\n" << text;
+  }
+  EXPECT_EQ(text.find("journalled only"), std::string::npos) << text;
+  EXPECT_EQ(text.find("OOM killer"), std::string::npos) << "no kernel limit of ours in:\n" << text;
+}
+
 TEST(DiffConfigs, IsEmptyForTheSameConfig) {
   const Config a = load(kBase);
   const ConfigDiff d = diffConfigs(a, a);

@@ -28,7 +28,7 @@ std::optional<double> valueOf(const Metrics& m, const std::string& family,
 TEST(Metrics, ExposesABotsFiguresAndActionsUnderStableNames) {
   Metrics m;
   auto& s = m.bot("amayo");
-  s.rss->Set(300.0 * 1024 * 1024);
+  m.figure("amayo", Metrics::Figure::kRss, 300.0 * 1024 * 1024);
   s.limit->Set(384.0 * 1024 * 1024);
   s.up->Set(1);
   s.restarts->Increment();
@@ -48,13 +48,43 @@ TEST(Metrics, ExposesABotsFiguresAndActionsUnderStableNames) {
   EXPECT_EQ(valueOf(m, "memvisor_freed_bytes_total", {{"bot", "amayo"}, {"action", "compact"}}),
             250.0 * 1024 * 1024);
   // Nothing freed by a timed-out trim.
-  EXPECT_FALSE(valueOf(m, "memvisor_freed_bytes_total", {{"bot", "amayo"}, {"action", "trim"}}));
+  EXPECT_EQ(valueOf(m, "memvisor_freed_bytes_total", {{"bot", "amayo"}, {"action", "trim"}}), 0.0);
+}
+
+// Unknown is not zero: a bot whose cgroup memvisord cannot see has no cgroup or working_set
+// series at all. Counters, though, exist at 0 from the start, so that increase() and rate()
+// see the first event (a series born at 1 looks like no change to Prometheus).
+TEST(Metrics, LeavesUnknownFiguresOutAndStartsEveryCounterAtZero) {
+  Metrics m;
+  m.bot("amayo");
+  for (const char* f : {"rss", "pss", "working_set", "cgroup"}) {
+    EXPECT_FALSE(valueOf(m, "memvisor_bot_memory_bytes", {{"bot", "amayo"}, {"figure", f}})) << f;
+  }
+  EXPECT_EQ(valueOf(m, "memvisor_bot_restarts_total", {{"bot", "amayo"}}), 0.0);
+  EXPECT_EQ(valueOf(m, "memvisor_bot_oom_kills_total", {{"bot", "amayo"}}), 0.0);
+  for (const char* a : {"trim", "sweep", "compact", "restart"}) {
+    EXPECT_EQ(valueOf(m, "memvisor_actions_total", {{"bot", "amayo"}, {"action", a}, {"result", "ok"}}),
+              0.0) << a;
+  }
+  for (const char* a : {"trim", "sweep", "compact"}) {
+    EXPECT_EQ(valueOf(m, "memvisor_freed_bytes_total", {{"bot", "amayo"}, {"action", a}}), 0.0) << a;
+  }
+
+  m.figure("amayo", Metrics::Figure::kRss, 100);
+  m.figure("amayo", Metrics::Figure::kCgroup, 120);
+  EXPECT_EQ(valueOf(m, "memvisor_bot_memory_bytes", {{"bot", "amayo"}, {"figure", "cgroup"}}), 120.0);
+  EXPECT_FALSE(valueOf(m, "memvisor_bot_memory_bytes", {{"bot", "amayo"}, {"figure", "working_set"}}));
+  // The cgroup became unreadable: its series goes, rss stays.
+  m.figure("amayo", Metrics::Figure::kCgroup, std::nullopt);
+  EXPECT_FALSE(valueOf(m, "memvisor_bot_memory_bytes", {{"bot", "amayo"}, {"figure", "cgroup"}}));
+  EXPECT_EQ(valueOf(m, "memvisor_bot_memory_bytes", {{"bot", "amayo"}, {"figure", "rss"}}), 100.0);
 }
 
 TEST(Metrics, RemovesEveryOneOfABotsSeriesWhenTheBotGoesAway) {
   Metrics m;
-  m.bot("gone").rss->Set(1);
-  m.bot("stays").rss->Set(2);
+  m.figure("gone", Metrics::Figure::kRss, 1);
+  m.figure("gone", Metrics::Figure::kPss, 1);
+  m.figure("stays", Metrics::Figure::kRss, 2);
   m.action("gone", "sweep", "ok", 10);
   m.removeBot("gone");
   for (const auto& f : m.registry()->Collect()) {

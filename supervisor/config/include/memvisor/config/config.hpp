@@ -171,6 +171,9 @@ struct DaemonConfig {
   std::vector<std::uint32_t> allowed_gids;
   JournalConfig journal;
   std::string metrics_listen;  // "127.0.0.1:9464"; empty = no metrics endpoint
+  // Counters kept across memvisord's restarts (restarts, OOM kills, actions, freed bytes);
+  // empty = none, counting starts at 0 at every start.
+  std::string state_file;
   bool operator==(const DaemonConfig&) const = default;
 };
 

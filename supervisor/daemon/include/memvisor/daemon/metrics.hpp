@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 
+#include "memvisor/daemon/saved_counters.hpp"
+
 namespace memvisor::daemon {
 
 class Metrics {
@@ -23,6 +25,9 @@ class Metrics {
   Metrics();
 
   struct BotSeries {
+    // memvisor_bot_memory_bytes by figure: present only while the figure is known (a bot
+    // without a visible cgroup has no working_set or cgroup series, not a 0); set through
+    // Metrics::figure.
     prometheus::Gauge* rss = nullptr;
     prometheus::Gauge* pss = nullptr;
     prometheus::Gauge* working_set = nullptr;
@@ -35,9 +40,14 @@ class Metrics {
     prometheus::Gauge* detection = nullptr;  // labelled with the current path
     std::string detection_path;
   };
-  // The bot's series, created on first use.
+  // The bot's series, created on first use. Its counters exist from then on, at 0
+  // (restarts, OOM kills, and every action's `ok` and freed bytes), so that rate() and
+  // increase() see the first event; figures appear when first known.
   BotSeries& bot(const std::string& name);
   void removeBot(const std::string& name);
+  enum class Figure { kRss, kPss, kWorkingSet, kCgroup };
+  // Sets the bot's figure, or removes its series when the figure is unknown (nullopt).
+  void figure(const std::string& bot, Figure f, std::optional<double> value);
   // memvisor_actions_total{bot,action,result} and memvisor_freed_bytes_total{bot,action}.
   void action(const std::string& bot, const std::string& action, const std::string& result,
               std::int64_t freed_bytes);
@@ -45,6 +55,10 @@ class Metrics {
   // memvisor_bot_detection_bound_seconds{bot,path}: how late a crossing can be seen, and by
   // which path (eventfd, memory.events, psi, poll); one series per bot, relabelled on change.
   void detection(const std::string& bot, const std::string& path, double bound_seconds);
+  // The counters of memvisor_actions_total and memvisor_freed_bytes_total of a bot (into
+  // `out`'s actions_by and freed_by), and setting them back after memvisord's restart.
+  void saveActions(const std::string& bot, BotCounters& out) const;
+  void restoreActions(const std::string& bot, const BotCounters& saved);
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
@@ -60,6 +74,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& freed_;
   prometheus::Family<prometheus::Gauge>& detection_;
   std::map<std::string, BotSeries> bots_;
+  // By bot: "action:result" -> memvisor_actions_total, "freed:action" -> freed bytes.
   std::map<std::string, std::map<std::string, prometheus::Counter*>> action_series_;
 };
 

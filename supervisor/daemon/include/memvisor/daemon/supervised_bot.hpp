@@ -21,6 +21,7 @@
 #include "memvisor/daemon/child_reaper.hpp"
 #include "memvisor/daemon/metrics.hpp"
 #include "memvisor/daemon/owned_cgroup.hpp"
+#include "memvisor/daemon/saved_counters.hpp"
 #include "memvisor/daemon/signaller.hpp"
 #include "memvisor/detection/plan.hpp"
 #include "memvisor/journal/journal.hpp"
@@ -44,6 +45,11 @@ struct BotEnv {
   // <memvisord's cgroup>/memvisor-<bot> (tests create their own). Empty = create.
   std::string cgroup_parent;
   Metrics* metrics = nullptr;  // null: no metrics endpoint
+  // Counters a previous memvisord saved (daemon.state_file): a bot found there carries on
+  // from them. Null or absent: from 0.
+  const SavedCounters* saved = nullptr;
+  // Called after a counter changed (an action, a restart, an OOM kill): time to save.
+  std::function<void()> counters_changed;
 };
 
 class SupervisedBot {
@@ -87,6 +93,8 @@ class SupervisedBot {
   std::uint64_t kernelWakeups() const { return kernel_wakeups_; }
   std::uint64_t actions() const { return actions_; }
   std::int64_t oomKills() const { return oom_kills_; }
+  // What daemon.state_file keeps of this bot.
+  BotCounters counters() const;
   std::optional<config::Bytes> peakMetric() const { return peak_metric_; }
   const std::string& detectionReason() const { return detection_reason_; }
   const std::string& detectionPath() const { return detection_path_; }
@@ -108,6 +116,9 @@ class SupervisedBot {
   void sampleNow();
   std::optional<config::Bytes> metricOf(const sampling::BotSample& s) const;
   void checkOom(std::uint64_t count, const std::string& when);
+  // memvisor_bot_memory_bytes from the last sample; every figure absent when not running.
+  void publishFigures(bool running);
+  void countersChanged();
   void execute(const policy::Intent& intent);
   void restartFor(const policy::Intent& intent);
   void actionDone();
@@ -153,6 +164,7 @@ class SupervisedBot {
   std::uint64_t samples_ = 0;
   std::uint64_t kernel_wakeups_ = 0;
   std::uint64_t actions_ = 0;
+  std::int64_t restarts_before_ = 0;  // counted by a previous memvisord (state file)
   bool started_once_ = false;
   Metrics::BotSeries* series_ = nullptr;
   std::uint64_t generation_ = 0;  // bumped per process incarnation

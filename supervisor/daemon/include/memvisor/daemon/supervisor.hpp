@@ -62,6 +62,9 @@ class Supervisor : public control::ControlBackend {
   std::string unknownBot(const std::string& name);
   void journal(const std::string& kind, proto::Level level, const std::string& message,
                std::map<std::string, std::string> fields = {});
+  // daemon.state_file: load at start, rewrite when a bot's counters change.
+  void loadCounters();
+  void saveCounters();
 
   boost::asio::io_context& io_;
   journal::Journal& journal_;
@@ -73,6 +76,8 @@ class Supervisor : public control::ControlBackend {
   std::vector<std::string> order_;                        // config order, for status
   std::map<std::uint64_t, std::string> session_bot_;      // session id -> bot name
   std::vector<std::unique_ptr<SupervisedBot>> retiring_;  // removed by a reload, stopping
+  SavedCounters saved_;      // as loaded from daemon.state_file, then as last saved
+  std::string state_error_;  // the last failure to save, said once until it changes
   bool shutting_down_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
