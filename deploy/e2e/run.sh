@@ -29,7 +29,10 @@ src=$PWD
 for tool in dockerd docker-compose debootstrap containerd; do
   command -v "$tool" >/dev/null || { echo "e2e: $tool not found (apt-get install docker.io docker-compose debootstrap)" >&2; exit 2; }
 done
-docker=/usr/bin/docker   # Debian's client, the engine's own version
+# Debian's docker client (the engine's own version) first: docker-compose exec runs `docker`
+# from PATH.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+docker=/usr/bin/docker
 
 t0=$(date +%s)
 say() { printf '[e2e %4ds] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
@@ -37,6 +40,9 @@ fail() { say "FAIL: $*"; exit 1; }
 pass() { say "ok: $*"; }
 
 work=$(mktemp -d /var/tmp/memvisor-e2e.XXXXXX)
+# MEMVISOR_E2E_DATA_ROOT=DIR keeps the engine's images (and build cache) in DIR between runs;
+# containers, networks and volumes are still removed. Default: a data root in $work.
+data_root=${MEMVISOR_E2E_DATA_ROOT:-$work/data}
 name=$(basename "$work" | tr 'A-Z.' 'a-z-')
 sock=$work/docker.sock
 export DOCKER_HOST=unix://$sock
@@ -57,13 +63,14 @@ teardown() {
       "${compose[@]}" logs --no-color --tail 40 memvisord 2>&1 | sed 's/^/    /'
     fi
     "${compose[@]}" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1
-    $docker system prune --all --force --volumes >/dev/null 2>&1
+    [ -n "${MEMVISOR_E2E_DATA_ROOT:-}" ] || $docker system prune --all --force --volumes >/dev/null 2>&1
     kill "$dockerd_pid"
     for _ in $(seq 1 50); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
     kill -0 "$dockerd_pid" 2>/dev/null && kill -9 "$dockerd_pid"
   fi
   # Whatever the engine left mounted under its roots, deepest first.
-  awk -v w="$work" '$2 ~ "^"w {print $2}' /proc/self/mounts | sort -r | xargs -r -n1 umount -l
+  awk -v w="$work" -v d="$data_root" 'index($2, w) == 1 || index($2, d) == 1 {print $2}' /proc/self/mounts \
+    | sort -r | xargs -r -n1 umount -l
   local left=0
   for hier in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
     local d=${hier%/}$cgparent
@@ -73,15 +80,16 @@ teardown() {
   done
   rm -rf "$work"
   local mounts
-  mounts=$(awk -v w="$work" '$2 ~ "^"w' /proc/self/mounts | wc -l)
+  mounts=$(awk -v w="$work" -v d="$data_root" 'index($2, w) == 1 || index($2, d) == 1' /proc/self/mounts | wc -l)
   say "teardown done: containers, networks, volumes, images and engine gone; mounts left: $mounts; cgroups left: $left; $work removed"
   exit "$rc"
 }
 trap teardown EXIT
+trap 'exit 143' TERM INT
 
 # ---- the engine ------------------------------------------------------------------------------
 say "starting dockerd in $work (cgroup parent $cgparent)"
-dockerd --data-root "$work/data" --exec-root "$work/exec" --host "unix://$sock" \
+dockerd --data-root "$data_root" --exec-root "$work/exec" --host "unix://$sock" \
   --pidfile "$work/dockerd.pid" --iptables=false --ip-masq=false --bridge=none \
   --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "$cgparent" \
   >"$work/dockerd.log" 2>&1 &
@@ -103,8 +111,14 @@ if [ ! -s "$cache/bookworm-minbase.tar" ]; then
   rm -rf "$work/rootfs"
 fi
 $docker import "$cache/bookworm-minbase.tar" debian:12 >/dev/null
-$docker tag debian:12 debian:12-slim
-pass "base images debian:12 and debian:12-slim imported from a local debootstrap"
+# debian:12-slim as Debian makes it: the same minbase without documentation, man pages,
+# locales and apt's caches.
+mkdir "$work/slim"
+tar -C "$work/slim" -xf "$cache/bookworm-minbase.tar"
+rm -rf "$work"/slim/usr/share/{doc,man,info,locale}/* "$work"/slim/var/cache/apt/* "$work"/slim/var/lib/apt/lists/*
+tar -C "$work/slim" -c . | $docker import - debian:12-slim >/dev/null
+rm -rf "$work/slim"
+pass "base images imported from a local debootstrap: debian:12 $(( $($docker image inspect -f '{{.Size}}' debian:12) / 1000000 )) MB, debian:12-slim $(( $($docker image inspect -f '{{.Size}}' debian:12-slim) / 1000000 )) MB"
 
 # ---- images ------------------------------------------------------------------------------------
 say "docker build memvisor:latest from the real Dockerfile"
@@ -112,7 +126,8 @@ b0=$(date +%s)
 DOCKER_BUILDKIT=0 $docker build --network host -t memvisor:latest "$src" >"$work/build.log" 2>&1 \
   || { tail -30 "$work/build.log"; fail "docker build"; }
 size=$($docker image inspect -f '{{.Size}}' memvisor:latest)
-pass "memvisor:latest built in $(( $(date +%s) - b0 )) s, $(( size / 1000000 )) MB ($size bytes)"
+base=$($docker image inspect -f '{{.Size}}' debian:12-slim)
+pass "memvisor:latest built in $(( $(date +%s) - b0 )) s: $(( size / 1000000 )) MB, of which $(( (size - base) / 1000000 )) MB over debian:12-slim (runtime libraries and the stripped binaries)"
 $docker run --rm memvisor:latest sh -c 'ls -l /usr/local/sbin/memvisord /usr/local/bin/memvisorctl /usr/local/bin/memvisor-bot' | sed 's/^/    /'
 DOCKER_BUILDKIT=0 $docker build --network host -t memvisor-e2e/prometheus:local \
   -f "$src/deploy/e2e/prometheus.Dockerfile" "$src/deploy/e2e" >"$work/build-prom.log" 2>&1 \
@@ -129,7 +144,7 @@ pass "docker-compose up: pidns, bot, memvisord, prometheus (Prometheus on 127.0.
 
 cid() { "${compose[@]}" ps -q "$1"; }
 inspect() { $docker inspect -f "$2" "$(cid "$1")"; }
-ctl() { "${compose[@]}" exec -T memvisord memvisorctl "$@"; }
+ctl() { timeout 20 "${compose[@]}" exec -T memvisord memvisorctl "$@"; }
 # A field of refbot in `memvisorctl status --json`, or "" while memvisord cannot answer.
 status_field() {
   ctl status refbot --json 2>/dev/null | python3 -c '

@@ -62,14 +62,15 @@ TEST(Cli, NamesFileLineAndKeyAndExitsThreeWhenTheConfigIsInvalid) {
 TEST(Cli, AcceptsEveryConfigShippedInDeploy) {
   std::vector<fs::path> files;
   for (const auto& dir :
-       {fs::path(MEMVISOR_DEPLOY_DIR), fs::path(MEMVISOR_DEPLOY_DIR) / "examples"}) {
+       {fs::path(MEMVISOR_DEPLOY_DIR), fs::path(MEMVISOR_DEPLOY_DIR) / "examples",
+        fs::path(MEMVISOR_DEPLOY_DIR) / "compose"}) {
     for (const auto& e : fs::directory_iterator(dir)) {
       if (e.path().extension() == ".yaml" && e.path().filename() != "kubernetes-sidecar.yaml") {
         files.push_back(e.path());
       }
     }
   }
-  ASSERT_GE(files.size(), 8u);
+  ASSERT_GE(files.size(), 9u);
   for (const auto& f : files) {
     const CliRun r = run("--check-config " + f.string());
     EXPECT_EQ(r.code, 0) << f << "\n" << r.output;

@@ -15,6 +15,10 @@ Metrics::Metrics()
                  .Name("memvisor_bot_limit_bytes")
                  .Help("The memory limit memvisord enforces for the bot")
                  .Register(*registry_)),
+      threshold_(pm::BuildGauge()
+                     .Name("memvisor_bot_threshold_bytes")
+                     .Help("Where a threshold's action starts, by action (trim, sweep, compact, restart, alert)")
+                     .Register(*registry_)),
       up_(pm::BuildGauge()
               .Name("memvisor_bot_up")
               .Help("1 while the bot's process runs")
@@ -68,6 +72,23 @@ Metrics::BotSeries& Metrics::bot(const std::string& name) {
   return bots_.emplace(name, s).first->second;
 }
 
+void Metrics::thresholds(const std::string& bot_name,
+                         const std::vector<std::pair<std::string, double>>& at_by_action) {
+  auto& series = threshold_series_[bot_name];
+  for (auto* g : series) threshold_.Remove(g);
+  series.clear();
+  std::map<std::string, double> lowest;
+  for (const auto& [action, at] : at_by_action) {
+    auto [it, fresh] = lowest.emplace(action, at);
+    if (!fresh && at < it->second) it->second = at;
+  }
+  for (const auto& [action, at] : lowest) {
+    auto* g = &threshold_.Add({{"bot", bot_name}, {"action", action}});
+    g->Set(at);
+    series.push_back(g);
+  }
+}
+
 void Metrics::figure(const std::string& bot_name, Figure f, std::optional<double> value) {
   BotSeries& s = bot(bot_name);
   prometheus::Gauge** slot = nullptr;
@@ -95,6 +116,10 @@ void Metrics::removeBot(const std::string& name) {
     if (g) memory_.Remove(g);
   }
   limit_.Remove(s.limit);
+  if (auto t = threshold_series_.find(name); t != threshold_series_.end()) {
+    for (auto* g : t->second) threshold_.Remove(g);
+    threshold_series_.erase(t);
+  }
   up_.Remove(s.up);
   connected_.Remove(s.connected);
   restarts_.Remove(s.restarts);

@@ -107,7 +107,7 @@ SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
       connect_timer_(env.io) {
   if (env_.metrics) {
     series_ = &env_.metrics->bot(config_.name);
-    series_->limit->Set(static_cast<double>(policy_.limit));
+    publishLimit();
   }
   if (env_.saved) {
     if (auto it = env_.saved->find(config_.name); it != env_.saved->end()) {
@@ -528,6 +528,17 @@ void SupervisedBot::sampleNow() {
   if (process_.running()) scheduleSample(policy::nextSample(pstate_, policy_, now).delay);
 }
 
+void SupervisedBot::publishLimit() {
+  series_->limit->Set(static_cast<double>(policy_.limit));
+  const auto at = policy::thresholdBytes(policy_);
+  std::vector<std::pair<std::string, double>> by_action;
+  for (std::size_t i = 0; i < at.size() && i < policy_.thresholds.size(); ++i) {
+    by_action.emplace_back(config::toString(policy_.thresholds[i].action),
+                           static_cast<double>(at[i]));
+  }
+  env_.metrics->thresholds(config_.name, by_action);
+}
+
 void SupervisedBot::publishFigures(bool running) {
   using F = Metrics::Figure;
   const sampling::BotSample* s = running && last_sample_ ? &*last_sample_ : nullptr;
@@ -874,7 +885,7 @@ void SupervisedBot::setLimit(config::Bytes limit) {
   const config::Bytes before = policy_.limit;
   policy_.limit = limit;
   runtime_limit_ = true;
-  if (series_) series_->limit->Set(static_cast<double>(limit));
+  if (series_) publishLimit();
   journal("config", proto::Level::kInfo,
           "limit set at runtime to " + config::formatBytes(limit) + " (was " +
               config::formatBytes(before) + ")",
@@ -889,7 +900,7 @@ void SupervisedBot::applyConfig(const config::BotConfig& config) {
   config_ = config;
   policy_ = config_.policy;
   runtime_limit_ = false;
-  if (series_) series_->limit->Set(static_cast<double>(policy_.limit));
+  if (series_) publishLimit();
   // Threshold lists may have changed shape: a fresh state, keeping the start-up time.
   pstate_ = policy::makeState(policy_, pstate_.started_at);
   process_.setOptions(processOptions());

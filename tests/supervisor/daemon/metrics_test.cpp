@@ -80,12 +80,23 @@ TEST(Metrics, LeavesUnknownFiguresOutAndStartsEveryCounterAtZero) {
   EXPECT_EQ(valueOf(m, "memvisor_bot_memory_bytes", {{"bot", "amayo"}, {"figure", "rss"}}), 100.0);
 }
 
+TEST(Metrics, ExposesEachThresholdActionsLowestStartAndReplacesThemOnChange) {
+  Metrics m;
+  m.thresholds("amayo", {{"trim", 100}, {"sweep", 200}, {"trim", 50}});
+  EXPECT_EQ(valueOf(m, "memvisor_bot_threshold_bytes", {{"bot", "amayo"}, {"action", "trim"}}), 50.0);
+  EXPECT_EQ(valueOf(m, "memvisor_bot_threshold_bytes", {{"bot", "amayo"}, {"action", "sweep"}}), 200.0);
+  m.thresholds("amayo", {{"compact", 300}});
+  EXPECT_FALSE(valueOf(m, "memvisor_bot_threshold_bytes", {{"bot", "amayo"}, {"action", "trim"}}));
+  EXPECT_EQ(valueOf(m, "memvisor_bot_threshold_bytes", {{"bot", "amayo"}, {"action", "compact"}}), 300.0);
+}
+
 TEST(Metrics, RemovesEveryOneOfABotsSeriesWhenTheBotGoesAway) {
   Metrics m;
   m.figure("gone", Metrics::Figure::kRss, 1);
   m.figure("gone", Metrics::Figure::kPss, 1);
   m.figure("stays", Metrics::Figure::kRss, 2);
   m.action("gone", "sweep", "ok", 10);
+  m.thresholds("gone", {{"trim", 1}});
   m.removeBot("gone");
   for (const auto& f : m.registry()->Collect()) {
     for (const auto& metric : f.metric) {

@@ -15,6 +15,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "memvisor/daemon/saved_counters.hpp"
 
@@ -55,6 +57,10 @@ class Metrics {
   // memvisor_bot_detection_bound_seconds{bot,path}: how late a crossing can be seen, and by
   // which path (eventfd, memory.events, psi, poll); one series per bot, relabelled on change.
   void detection(const std::string& bot, const std::string& path, double bound_seconds);
+  // memvisor_bot_threshold_bytes{bot,action}: where each threshold's action starts, in bytes
+  // (the lowest when two thresholds share an action); replaces the bot's previous set.
+  void thresholds(const std::string& bot,
+                  const std::vector<std::pair<std::string, double>>& at_by_action);
   // The counters of memvisor_actions_total and memvisor_freed_bytes_total of a bot (into
   // `out`'s actions_by and freed_by), and setting them back after memvisord's restart.
   void saveActions(const std::string& bot, BotCounters& out) const;
@@ -66,6 +72,7 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Gauge>& memory_;
   prometheus::Family<prometheus::Gauge>& limit_;
+  prometheus::Family<prometheus::Gauge>& threshold_;
   prometheus::Family<prometheus::Gauge>& up_;
   prometheus::Family<prometheus::Gauge>& connected_;
   prometheus::Family<prometheus::Counter>& restarts_;
@@ -74,6 +81,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& freed_;
   prometheus::Family<prometheus::Gauge>& detection_;
   std::map<std::string, BotSeries> bots_;
+  std::map<std::string, std::vector<prometheus::Gauge*>> threshold_series_;  // by bot
   // By bot: "action:result" -> memvisor_actions_total, "freed:action" -> freed bytes.
   std::map<std::string, std::map<std::string, prometheus::Counter*>> action_series_;
 };

@@ -118,6 +118,8 @@ class SupervisedBot {
   void checkOom(std::uint64_t count, const std::string& when);
   // memvisor_bot_memory_bytes from the last sample; every figure absent when not running.
   void publishFigures(bool running);
+  // memvisor_bot_limit_bytes and memvisor_bot_threshold_bytes from the policy in force.
+  void publishLimit();
   void countersChanged();
   void execute(const policy::Intent& intent);
   void restartFor(const policy::Intent& intent);
