@@ -24,7 +24,7 @@ RUN cmake --preset release -DCMAKE_BUILD_TYPE=Release -DMEMVISOR_BUILD_TESTS=OFF
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libyaml-cpp0.7 libedit2 libprometheus-cpp-pull1.0 \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log \
  && useradd --uid 1000 --user-group --no-create-home --shell /usr/sbin/nologin bot \
  && install -d -o 1000 -g 1000 -m 0755 /run/memvisor /var/lib/memvisor
 COPY --from=build /out/ /

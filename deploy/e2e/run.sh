@@ -195,8 +195,8 @@ say "memvisord's detection line:"
 
 # ---- the bot supervised and kept under its limit --------------------------------------------------
 compacts() { promq 'sum(memvisor_actions_total{bot="refbot",action="compact",result="ok"})' | awk '{print $2}'; }
-has_compacted() { [ "$(compacts)" != "" ] && [ "${compacts%.*}" != "0" ] && awk "BEGIN{exit !($(compacts) >= 2)}"; }
-say "waiting for two trim -> sweep -> compact cycles (the bot grows ~23 MB/s)"
+has_compacted() { local v; v=$(compacts); [ -n "$v" ] && awk -v v="$v" 'BEGIN {exit !(v >= 2)}'; }
+say "waiting for two trim -> sweep -> compact cycles (the bot grows ~7 MB/s)"
 wait_for 240 "two compacts through Prometheus" has_compacted
 hostcg=$(awk -F: '$2 == "memory" {print $3}' "/proc/$(inspect bot '{{.State.Pid}}')/cgroup")
 cgdir=/sys/fs/cgroup/memory$hostcg
@@ -270,7 +270,7 @@ for how in restart kill; do
 done
 metrics_back() {
   local v; v=$(promq 'sum(memvisor_actions_total{bot="refbot"})' | awk '{print $2}')
-  [ -n "$v" ] && awk "BEGIN{exit !($v >= $actions_before)}"
+  [ -n "$v" ] && awk -v v="$v" -v b="$actions_before" 'BEGIN {exit !(v >= b)}'
 }
 wait_for 30 "memvisor_actions_total kept across memvisord's restarts (was $actions_before)" metrics_back
 pass "memvisord restarted and SIGKILLed: the bot kept running (pid $botpid, same container start), re-adopted, actions_total $(promq 'sum(memvisor_actions_total{bot="refbot"})' | awk '{print $2}') >= $actions_before"
