@@ -181,7 +181,8 @@ try:
 except Exception as e:
     sys.exit(0)
 for r in d["data"]["result"]:
-    print(",".join("%s=%s" % kv for kv in sorted(r["metric"].items())), r["value"][1])
+    labels = ",".join("%s=%s" % kv for kv in sorted(r["metric"].items()))
+    print(labels or "{}", r["value"][1])   # the value is always the last field
 PY
 }
 bot_pid_in_ns() { status_field pid; }
@@ -194,10 +195,10 @@ say "memvisord's detection line:"
 "${compose[@]}" logs --no-color memvisord | grep 'kind=detection' | tail -1 | sed 's/^[^|]*| /    /'
 
 # ---- the bot supervised and kept under its limit --------------------------------------------------
-compacts() { promq 'sum(memvisor_actions_total{bot="refbot",action="compact",result="ok"})' | awk '{print $2}'; }
+compacts() { promq 'sum(memvisor_actions_total{bot="refbot",action="compact",result="ok"})' | awk '{print $NF}'; }
 has_compacted() { local v; v=$(compacts); [ -n "$v" ] && awk -v v="$v" 'BEGIN {exit !(v >= 2)}'; }
 say "waiting for two trim -> sweep -> compact cycles (the bot grows ~7 MB/s)"
-wait_for 240 "two compacts through Prometheus" has_compacted
+wait_for 420 "two compacts through Prometheus" has_compacted
 hostcg=$(awk -F: '$2 == "memory" {print $3}' "/proc/$(inspect bot '{{.State.Pid}}')/cgroup")
 cgdir=/sys/fs/cgroup/memory$hostcg
 hwm_kib=$("${compose[@]}" exec -T memvisord awk '/VmHWM/ {print $2}' "/proc/$botpid/status")
@@ -219,7 +220,7 @@ promq 'memvisor_bot_memory_bytes{bot="refbot",figure="rss"}' | grep -q . || fail
 promq 'memvisor_bot_memory_bytes{bot="refbot",figure="cgroup"}' | grep -q . \
   || fail "no cgroup series: memvisord does not see the bot's cgroup"
 promq 'memvisor_bot_oom_kills_total{bot="refbot"}' | grep -q . || fail "memvisor_bot_oom_kills_total absent (must exist at 0)"
-[ "$(promq 'memvisor_bot_limit_bytes{bot="refbot"}' | awk '{print $2}')" = 402653184 ] || fail "limit series"
+[ "$(promq 'memvisor_bot_limit_bytes{bot="refbot"}' | awk '{print $NF}')" = 402653184 ] || fail "limit series"
 pass "Prometheus scrapes memvisord on the compose network: the bot's rss, cgroup, limit and counters"
 
 # ---- the bot killed, stopped, started: memvisord stays --------------------------------------------
@@ -254,7 +255,7 @@ pass "bot stopped and started: memvisord kept running and re-attached (pid $botp
 
 # ---- memvisord restarted: the bot stays, is re-adopted, counters kept ------------------------------
 bot_started=$(inspect bot '{{.State.StartedAt}}')
-actions_before=$(promq 'sum(memvisor_actions_total{bot="refbot"})' | awk '{print $2}')
+actions_before=$(promq 'sum(memvisor_actions_total{bot="refbot"})' | awk '{print $NF}')
 say "docker-compose restart memvisord; then kill -s KILL memvisord (actions so far: $actions_before)"
 for how in restart kill; do
   if [ $how = restart ]; then
@@ -269,11 +270,11 @@ for how in restart kill; do
   [ "$(inspect bot '{{.State.Running}}')" = true ] || fail "the bot is down after memvisord's $how"
 done
 metrics_back() {
-  local v; v=$(promq 'sum(memvisor_actions_total{bot="refbot"})' | awk '{print $2}')
+  local v; v=$(promq 'sum(memvisor_actions_total{bot="refbot"})' | awk '{print $NF}')
   [ -n "$v" ] && awk -v v="$v" -v b="$actions_before" 'BEGIN {exit !(v >= b)}'
 }
 wait_for 30 "memvisor_actions_total kept across memvisord's restarts (was $actions_before)" metrics_back
-pass "memvisord restarted and SIGKILLed: the bot kept running (pid $botpid, same container start), re-adopted, actions_total $(promq 'sum(memvisor_actions_total{bot="refbot"})' | awk '{print $2}') >= $actions_before"
+pass "memvisord restarted and SIGKILLed: the bot kept running (pid $botpid, same container start), re-adopted, actions_total $(promq 'sum(memvisor_actions_total{bot="refbot"})' | awk '{print $NF}') >= $actions_before"
 
 # ---- a kernel OOM kill of the bot is journalled and counted ---------------------------------------
 say "memvisorctl limit refbot 4GiB: memvisord stands back, the kernel's 480 MiB limit kills the bot"
@@ -282,7 +283,7 @@ bot_oom_killed() { [ "$(inspect bot '{{.State.OOMKilled}}')" = true ] || [ "$(in
 wait_for 120 "the kernel OOM-kills the bot" bot_oom_killed
 wait_for 30 "kind=oom_kill journalled" journal_has "kind=oom_kill"
 "${compose[@]}" logs --no-color memvisord | grep 'kind=oom_kill' | tail -1 | sed 's/^[^|]*| /    /'
-oom_counted() { local v; v=$(promq 'memvisor_bot_oom_kills_total{bot="refbot"}' | awk '{print $2}'); [ -n "$v" ] && [ "${v%.*}" -ge 1 ]; }
+oom_counted() { local v; v=$(promq 'memvisor_bot_oom_kills_total{bot="refbot"}' | awk '{print $NF}'); [ -n "$v" ] && [ "${v%.*}" -ge 1 ]; }
 wait_for 30 "memvisor_bot_oom_kills_total >= 1 through Prometheus" oom_counted
 pass "the bot's OOM kill (Docker: OOMKilled=$(inspect bot '{{.State.OOMKilled}}')) journalled as kind=oom_kill and counted"
 ctl limit refbot 384MiB >/dev/null
