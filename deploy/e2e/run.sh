@@ -110,14 +110,18 @@ if [ ! -s "$cache/bookworm-minbase.tar" ]; then
   tar -C "$work/rootfs" -cf "$cache/bookworm-minbase.tar.tmp" . && mv "$cache/bookworm-minbase.tar.tmp" "$cache/bookworm-minbase.tar"
   rm -rf "$work/rootfs"
 fi
-$docker import "$cache/bookworm-minbase.tar" debian:12 >/dev/null
+# Imported once per data root: a new import is a new image, and would void the build cache
+# that MEMVISOR_E2E_DATA_ROOT keeps.
+$docker image inspect debian:12 >/dev/null 2>&1 || $docker import "$cache/bookworm-minbase.tar" debian:12 >/dev/null
 # debian:12-slim as Debian makes it: the same minbase without documentation, man pages,
 # locales and apt's caches.
-mkdir "$work/slim"
-tar -C "$work/slim" -xf "$cache/bookworm-minbase.tar"
-rm -rf "$work"/slim/usr/share/{doc,man,info,locale}/* "$work"/slim/var/cache/apt/* "$work"/slim/var/lib/apt/lists/*
-tar -C "$work/slim" -c . | $docker import - debian:12-slim >/dev/null
-rm -rf "$work/slim"
+if ! $docker image inspect debian:12-slim >/dev/null 2>&1; then
+  mkdir "$work/slim"
+  tar -C "$work/slim" -xf "$cache/bookworm-minbase.tar"
+  rm -rf "$work"/slim/usr/share/{doc,man,info,locale}/* "$work"/slim/var/cache/apt/* "$work"/slim/var/lib/apt/lists/*
+  tar -C "$work/slim" -c . | $docker import - debian:12-slim >/dev/null
+  rm -rf "$work/slim"
+fi
 pass "base images imported from a local debootstrap: debian:12 $(( $($docker image inspect -f '{{.Size}}' debian:12) / 1000000 )) MB, debian:12-slim $(( $($docker image inspect -f '{{.Size}}' debian:12-slim) / 1000000 )) MB"
 
 # ---- images ------------------------------------------------------------------------------------
