@@ -180,19 +180,25 @@ struct Encoder {
   ojson operator()(const StatusResult& m) const {
     ojson arr = ojson::array();
     for (const auto& b : m.bots) arr.push_back(botStatus(b));
-    return ojson{{"type", "status_result"}, {"id", m.id}, {"bots", std::move(arr)}};
+    ojson j{{"type", "status_result"}, {"id", m.id}, {"bots", std::move(arr)}};
+    if (m.more) j["more"] = true;
+    return j;
   }
   ojson operator()(const RunRequest& m) const {
     return ojson{{"type", "run"}, {"id", m.id}, {"bot", m.bot}, {"action", toString(m.action)}};
   }
   ojson operator()(const RunResult& m) const {
-    return ojson{{"type", "run_result"}, {"id", m.id}, {"results", outcomes(m.results)}};
+    ojson j{{"type", "run_result"}, {"id", m.id}, {"results", outcomes(m.results)}};
+    if (m.more) j["more"] = true;
+    return j;
   }
   ojson operator()(const LifecycleRequest& m) const {
     return ojson{{"type", "lifecycle"}, {"id", m.id}, {"bot", m.bot}, {"op", toString(m.op)}};
   }
   ojson operator()(const LifecycleResult& m) const {
-    return ojson{{"type", "lifecycle_result"}, {"id", m.id}, {"results", outcomes(m.results)}};
+    ojson j{{"type", "lifecycle_result"}, {"id", m.id}, {"results", outcomes(m.results)}};
+    if (m.more) j["more"] = true;
+    return j;
   }
   ojson operator()(const LimitRequest& m) const {
     ojson j{{"type", "limit"}, {"id", m.id}, {"bot", m.bot}};
@@ -721,6 +727,7 @@ Message decodeStatusResult(Fields& f, const std::string&) {
     sub.optInt("pss_age_ms", b.pss_age_ms, 0, kMaxSafe);
     m.bots.push_back(std::move(b));
   });
+  f.defBool("more", m.more);
   return m;
 }
 Message decodeRun(Fields& f, const std::string&) {
@@ -734,6 +741,7 @@ Message decodeRunResult(Fields& f, const std::string&) {
   RunResult m;
   f.reqId(m.id);
   readOutcomes(f, m.results);
+  f.defBool("more", m.more);
   return m;
 }
 Message decodeLifecycle(Fields& f, const std::string&) {
@@ -747,6 +755,7 @@ Message decodeLifecycleResult(Fields& f, const std::string&) {
   LifecycleResult m;
   f.reqId(m.id);
   readOutcomes(f, m.results);
+  f.defBool("more", m.more);
   return m;
 }
 Message decodeLimit(Fields& f, const std::string&) {

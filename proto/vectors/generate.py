@@ -45,6 +45,10 @@ FILES["handshake"] = [
        '{"type":"hello",' + V10 + ',"role":"control","pid":0,"name":"memvisorctl"}', "hello",
        decoded={"type": "hello", "version": {"major": 1, "minor": 0}, "role": "control",
                 "pid": 0, "name": "memvisorctl"}),
+    ok("hello_control_parts",
+       '{"type":"hello","version":{"major":1,"minor":1},"role":"control","pid":9002,'
+       '"name":"memvisorctl","capabilities":["parts"]}', "hello",
+       note="1.1: a control client that reassembles answers in parts (PROTOCOL.md 7.6)"),
     ok("hello_newer_minor_with_unknown_keys",
        '{"type":"hello","version":{"major":1,"minor":4},"role":"bot","pid":7,"name":"b",'
        '"shard":3,"future":{"x":[1,2]}}', "hello",
@@ -308,6 +312,27 @@ FILES["control"] = [
     ok("lifecycle_result",
        '{"type":"lifecycle_result","id":3,"results":[{"bot":"amayo","ok":true,'
        '"message":"restarted","freed_bytes":0,"duration_ms":1500.25}]}', "lifecycle_result"),
+    # 1.1: answers in parts (PROTOCOL.md 7.6).
+    ok("status_result_part_more",
+       '{"type":"status_result","id":1,"bots":[' + BOT_STATUS_MIN + '],"more":true}',
+       "status_result", note="a part of a larger answer: another part follows"),
+    ok("status_result_last_part_more_false",
+       '{"type":"status_result","id":1,"bots":[' + BOT_STATUS_MIN + '],"more":false}',
+       "status_result", decoded={"type": "status_result", "id": 1,
+                                 "bots": [json.loads(BOT_STATUS_MIN)]},
+       note="more:false is the default: a sender omits it"),
+    bad("status_result_more_string",
+        '{"type":"status_result","id":1,"bots":[],"more":"yes"}', "bad_field", "more"),
+    ok("run_result_part_more",
+       '{"type":"run_result","id":2,"results":[{"bot":"amayo","ok":true,"freed_bytes":0,'
+       '"duration_ms":1}],"more":true}', "run_result"),
+    ok("lifecycle_result_part_more",
+       '{"type":"lifecycle_result","id":3,"results":[{"bot":"amayo","ok":true,'
+       '"message":"started","freed_bytes":0,"duration_ms":2}],"more":true}', "lifecycle_result"),
+    ok("error_too_large",
+       '{"type":"error","id":1,"code":"too_large","message":"status_result is 571003 bytes, '
+       'over the frame limit of 65536"}', "error",
+       note="1.1: the answer would need parts and the client did not announce them"),
     bad("lifecycle_result_results_object",
         '{"type":"lifecycle_result","id":3,"results":{"bot":"amayo"}}', "bad_field", "results"),
     ok("limit_get", '{"type":"limit","id":4,"bot":"amayo"}', "limit"),

@@ -255,6 +255,100 @@ TEST(ControlServer, AnswersPipelinedRequestsOnOneConnection) {
   ::close(fd);
 }
 
+// PROTOCOL.md 7.6: 500 bots do not fit in a frame; a 1.1 client gets them in parts.
+TEST(ControlServer, SendsALargeAnswerInPartsToAClientThatAnnouncedThem) {
+  Harness h;
+  h.backend().addBots(500);  // before the io thread runs
+  ASSERT_TRUE(h.start().ok());
+  const int fd = testing::connectRaw(h.path());
+  ASSERT_GE(fd, 0);
+  proto::Hello hello;
+  hello.role = proto::Role::kControl;
+  hello.name = "test";
+  hello.capabilities = {proto::cap::kParts};
+  testing::sendRaw(fd, proto::encodeFrame(hello) + proto::encodeFrame(proto::StatusRequest{9, {}}) +
+                           proto::encodeFrame(proto::RunRequest{10, "all", proto::Action::kTrim}));
+  // readFrames' framer enforces the 64 KiB limit on every part. The run's answer comes last.
+  auto r = testing::readFrames(fd, 10s, 1000000, [](const proto::Message& m) {
+    const auto* rr = std::get_if<proto::RunResult>(&m);
+    return rr != nullptr && !rr->more;
+  });
+  ::close(fd);
+  ASSERT_FALSE(r.frames.empty());
+  const auto& w = std::get<proto::Welcome>(r.frames[0]);
+  EXPECT_NE(std::find(w.capabilities.begin(), w.capabilities.end(), "parts"), w.capabilities.end());
+  std::size_t status_parts = 0, run_parts = 0;
+  proto::StatusResult status;
+  proto::RunResult run;
+  bool status_done = false;
+  for (std::size_t i = 1; i < r.frames.size(); ++i) {
+    if (const auto* s = std::get_if<proto::StatusResult>(&r.frames[i])) {
+      ASSERT_FALSE(status_done) << "a status part after the last one";
+      EXPECT_EQ(s->id, 9u);
+      ++status_parts;
+      status.bots.insert(status.bots.end(), s->bots.begin(), s->bots.end());
+      status_done = !s->more;
+    } else if (const auto* rr = std::get_if<proto::RunResult>(&r.frames[i])) {
+      // Parts of one answer come back to back: the status is complete before.
+      EXPECT_TRUE(status_done || run_parts > 0);
+      EXPECT_EQ(rr->id, 10u);
+      ++run_parts;
+      run.results.insert(run.results.end(), rr->results.begin(), rr->results.end());
+    } else {
+      ADD_FAILURE() << "unexpected " << proto::typeName(r.frames[i]);
+    }
+  }
+  EXPECT_TRUE(status_done);
+  EXPECT_GT(status_parts, 1u);
+  ASSERT_EQ(status.bots.size(), 503u);
+  EXPECT_EQ(status.bots[0].name, "amayo");
+  EXPECT_EQ(status.bots[3].name, "shard-0001");
+  EXPECT_EQ(status.bots[502].name, "shard-0500");
+  EXPECT_EQ(run.results.size(), 503u);
+  EXPECT_EQ(run_parts, 1u) << "503 short outcomes fit in one frame";
+}
+
+TEST(ControlServer, RefusesATooLargeAnswerToA10ClientAndKeepsItsConnection) {
+  Harness h;
+  h.backend().addBots(500);  // before the io thread runs
+  ASSERT_TRUE(h.start().ok());
+  const int fd = testing::connectRaw(h.path());
+  ASSERT_GE(fd, 0);
+  testing::sendRaw(fd, testing::helloFrame() + proto::encodeFrame(proto::StatusRequest{1, {}}) +
+                           proto::encodeFrame(proto::StatusRequest{2, {"shard-0499", "amayo"}}));
+  auto r = testing::readFrames(fd, 5s, 3);
+  ::close(fd);
+  ASSERT_EQ(r.frames.size(), 3u);
+  const auto* e = std::get_if<proto::ErrorMsg>(&r.frames[1]);
+  ASSERT_NE(e, nullptr) << proto::typeName(r.frames[1]);
+  EXPECT_EQ(e->id, std::optional<std::uint64_t>(1));
+  EXPECT_EQ(e->code, proto::errc::kTooLarge);
+  EXPECT_NE(e->message.find("fewer bots"), std::string::npos) << e->message;
+  // Filtering on the server still works for the old client, on the same connection.
+  const auto* s = std::get_if<proto::StatusResult>(&r.frames[2]);
+  ASSERT_NE(s, nullptr) << proto::typeName(r.frames[2]);
+  ASSERT_EQ(s->bots.size(), 2u);
+  EXPECT_EQ(s->bots[0].name, "shard-0499");
+  EXPECT_FALSE(r.eof);
+}
+
+TEST(ControlServer, MemvisorctlsClientReassemblesTheParts) {
+  Harness h;
+  h.backend().addBots(1000);  // before the io thread runs
+  ASSERT_TRUE(h.start().ok());
+  auto c = connectClient(h.path());
+  auto r = c.request(proto::StatusRequest{}, 5s);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& s = std::get<proto::StatusResult>(*r);
+  EXPECT_FALSE(s.more);
+  ASSERT_EQ(s.bots.size(), 1003u);
+  EXPECT_EQ(s.bots.back().name, "shard-1000");
+  // The connection is still in step: the next request gets its own answer.
+  auto one = c.request(proto::StatusRequest{0, {"idle"}}, 5s);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(std::get<proto::StatusResult>(*one).bots.at(0).name, "idle");
+}
+
 TEST(ControlServer, RejectsABotHelloOnTheControlSocket) {
   Harness h;
   ASSERT_TRUE(h.start().ok());

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -72,6 +73,20 @@ class FakeBackend : public ControlBackend {
 
   std::int64_t reply_delay_ms = 20;
   int handled = 0;
+
+  // A large host: `n` more running bots shard-0001..., for answers larger than a frame.
+  void addBots(int n) {
+    for (int i = 1; i <= n; ++i) {
+      proto::BotStatus b = bots_.front();
+      char name[32];
+      std::snprintf(name, sizeof name, "shard-%04d", i);
+      b.name = name;
+      b.pid = 10000 + i;
+      bots_.push_back(b);
+      config_limits_.push_back(b.limit_bytes);
+    }
+  }
+  std::size_t botCount() const { return bots_.size(); }
 
   void handle(const proto::Message& request, Reply reply) override {
     ++handled;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -61,13 +62,15 @@ inline void sendRaw(int fd, const std::string& bytes) {
   (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
 }
 
-// Frames received until EOF, or until `max_frames`, or until `timeout` passes.
+// Frames received until EOF, or until `max_frames`, or until `timeout` passes, or until
+// `last` is true of a frame received.
 struct Received {
   std::vector<proto::Message> frames;
   bool eof = false;
 };
 inline Received readFrames(int fd, std::chrono::milliseconds timeout,
-                           std::size_t max_frames = 1000000) {
+                           std::size_t max_frames = 1000000,
+                           const std::function<bool(const proto::Message&)>& last = {}) {
   Received r;
   proto::Framer framer;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -77,6 +80,7 @@ inline Received readFrames(int fd, std::chrono::milliseconds timeout,
     while (r.frames.size() < max_frames && framer.next(f) == proto::Framer::Status::kFrame) {
       auto m = proto::decode(f);
       if (m) r.frames.push_back(*m);
+      if (m && last && last(*m)) max_frames = r.frames.size();
     }
     if (r.frames.size() >= max_frames) break;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -34,6 +34,8 @@ const figures = [
   F('external_bytes', 'int', 'O', { lo: 0, hi: MAX_SAFE }),
   F('heap_limit_bytes', 'int', 'O', { lo: 0, hi: MAX_SAFE }), // 1.1
 ];
+// 1.1: another part of this answer follows (PROTOCOL.md 7.6).
+const more = F('more', 'bool', 'D', { def: false, omitEmpty: true });
 const version = F('version', 'obj', 'R', {
   spec: [F('major', 'int', 'R', { lo: 0, hi: 65535 }), F('minor', 'int', 'R', { lo: 0, hi: 65535 })],
 });
@@ -147,15 +149,16 @@ const SCHEMAS = {
         F('thresholds_bytes', 'intList', 'D', { lo: 0, hi: MAX_SAFE, omitEmpty: true }),
       ],
     }),
+    more,
   ],
   run: [id(), F('bot', 'str', 'R', { nonEmpty: true }), F('action', 'enum', 'R', { values: ACTIONS })],
-  run_result: [id(), outcomes],
+  run_result: [id(), outcomes, more],
   lifecycle: [
     id(),
     F('bot', 'str', 'R', { nonEmpty: true }),
     F('op', 'enum', 'R', { values: ['start', 'stop', 'restart'] }),
   ],
-  lifecycle_result: [id(), outcomes],
+  lifecycle_result: [id(), outcomes, more],
   limit: [id(), F('bot', 'str', 'R', { nonEmpty: true }), F('limit_bytes', 'int', 'O', { lo: 1, hi: MAX_SAFE })],
   limit_result: [
     id(),

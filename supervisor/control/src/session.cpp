@@ -2,8 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+
+#include "memvisor/proto/parts.hpp"
 
 namespace memvisor::control {
 
@@ -105,10 +109,13 @@ void Session::onFrame(const std::string& frame) {
       fail(bad->code, bad->message, std::nullopt);
       return;
     }
+    const auto& caps = hello->capabilities;
+    parts_ = std::find(caps.begin(), caps.end(), proto::cap::kParts) != caps.end();
     proto::Welcome w;
     w.pid = ::getpid();
     w.name = hello->name;
-    w.capabilities = {"status", "run", "lifecycle", "limit", "reload", "subscribe"};
+    w.capabilities = {"status", "run",       "lifecycle",      "limit",
+                      "reload", "subscribe", proto::cap::kParts};
     enqueue(proto::encodeFrame(w), false);
     armTimer(server_->options_.idle_timeout);
     return;
@@ -142,7 +149,24 @@ void Session::dispatch(proto::Message m) {
 void Session::reply(proto::Message m) {
   if (pending_ > 0) --pending_;
   if (closed_ || closing_) return;
-  enqueue(proto::encodeFrame(m), false);
+  // An answer larger than a frame goes in parts to a client that can reassemble them, all
+  // queued here at once so that nothing comes between them (PROTOCOL.md 7.6); a 1.0 client
+  // gets a too_large error that tells it how to ask for less, and keeps its connection.
+  auto frames = proto::encodeParts(m);
+  if (frames && (frames->size() == 1 || parts_)) {
+    for (auto& f : *frames) enqueue(std::move(f), false);
+  } else {
+    const std::size_t bytes = proto::encode(m).size();
+    std::string message =
+        proto::typeName(m) + " is " + std::to_string(bytes) + " bytes, over the frame limit of " +
+        std::to_string(proto::kMaxFrameBytes) +
+        (frames ? ": ask for fewer bots (status BOT...), or announce capability \"parts\" "
+                  "(protocol 1.1) to receive it in several frames"
+                : ": " + frames.error().message);
+    enqueue(proto::encodeFrame(
+                proto::ErrorMsg{requestId(m), proto::errc::kTooLarge, std::move(message)}),
+            false);
+  }
   armTimer(server_->options_.idle_timeout);
 }
 

@@ -60,6 +60,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closing_ = false;  // close once the queue is written
   bool closed_ = false;
   int pending_ = 0;  // backend requests not yet answered
+  bool parts_ = false;  // the client announced capability "parts": large answers in parts
 
   // Journal subscription: backlog streamed as the queue drains, then Ack, then live.
   bool subscribed_ = false;

@@ -10,12 +10,11 @@
 #include <cstring>
 
 #include "memvisor/proto/codec.hpp"
+#include "memvisor/proto/parts.hpp"
 
 namespace memvisor::ctl {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 Error connectError(const std::string& path, int err) {
   switch (err) {
@@ -115,6 +114,7 @@ Result<Client> Client::connect(const std::string& path, std::chrono::millisecond
   hello.role = proto::Role::kControl;
   hello.pid = ::getpid();
   hello.name = "memvisorctl";
+  hello.capabilities = {proto::cap::kParts};  // status of any number of bots (1.1)
   // A refused client gets an ErrorMsg before its hello is read; a failed write must not
   // hide it, so the reply is read even when the send fails.
   auto sent = c.send(hello);
@@ -204,8 +204,22 @@ Result<proto::Message> Client::request(proto::Message m, std::chrono::millisecon
     const auto rid = replyId(*r);
     // Connection-level errors (no id) concern us too; other ids are stale replies.
     if (const auto* e = std::get_if<proto::ErrorMsg>(&*r); e && !e->id) return r;
-    if (rid && *rid == id) return r;
+    if (rid && *rid == id) return collectParts(std::move(r.value()), deadline);
   }
+}
+
+Result<proto::Message> Client::collectParts(proto::Message first, Clock::time_point deadline) {
+  // Parts of one answer come back to back (PROTOCOL.md 7.6); a connection-level error or
+  // a lost connection between them fails the whole request.
+  while (proto::hasMore(first)) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto r = receive(left.count() > 0 ? left : std::chrono::milliseconds(0));
+    if (!r) return r.error().wrap("receiving the rest of a " + proto::typeName(first));
+    if (const auto* e = std::get_if<proto::ErrorMsg>(&*r); e && !e->id) return r;
+    if (auto a = proto::appendPart(first, *r); !a) return a.error();
+  }
+  return first;
 }
 
 }  // namespace memvisor::ctl

@@ -41,13 +41,17 @@ class Client {
   Result<void> send(const proto::Message& m);
   // Next frame; timeout < 0 waits forever. Error code "timeout" when it passes.
   Result<proto::Message> receive(std::chrono::milliseconds timeout);
-  // Sends `m` (its id is set here) and waits for the reply carrying that id.
+  // Sends `m` (its id is set here) and waits for the reply carrying that id; an answer
+  // that memvisord sends in parts is returned whole.
   Result<proto::Message> request(proto::Message m, std::chrono::milliseconds timeout);
   std::uint64_t nextId() { return next_id_++; }
   int fd() const { return fd_; }
   std::int64_t daemonPid() const { return daemon_pid_; }
 
  private:
+  using Clock = std::chrono::steady_clock;
+  Result<proto::Message> collectParts(proto::Message first, Clock::time_point deadline);
+
   int fd_ = -1;
   std::string path_;
   proto::Framer framer_;

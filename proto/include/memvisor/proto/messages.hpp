@@ -41,7 +41,16 @@ inline constexpr const char* kActionFailed = "action_failed";
 inline constexpr const char* kBusy = "busy";                         // action already running
 inline constexpr const char* kBadConfig = "bad_config";
 inline constexpr const char* kInternal = "internal";
+// 1.1: an answer larger than one frame, for a client that did not announce kCapParts.
+inline constexpr const char* kTooLarge = "too_large";
 }  // namespace errc
+
+// Capabilities with a meaning beyond one request type (PROTOCOL.md 5).
+namespace cap {
+// 1.1, control: the client reassembles answers carried in several frames (`more`); memvisord
+// announces it in welcome when it may send them.
+inline constexpr const char* kParts = "parts";
+}  // namespace cap
 
 enum class Role { kBot, kControl };
 enum class Urgency { kLow, kNormal, kHigh, kCritical };
@@ -227,9 +236,12 @@ struct BotStatus {
   bool operator==(const BotStatus&) const = default;
 };
 
+// A result that may be carried in several frames (PROTOCOL.md 7.6, "Answers in parts"):
+// every part but the last has `more` set; the receiver appends the parts' arrays in order.
 struct StatusResult {
   std::uint64_t id = 0;
   std::vector<BotStatus> bots;
+  bool more = false;  // another part of this answer follows
   bool operator==(const StatusResult&) const = default;
 };
 
@@ -250,9 +262,10 @@ struct BotOutcome {  // one line per bot of a multi-bot control command
   bool operator==(const BotOutcome&) const = default;
 };
 
-struct RunResult {
+struct RunResult {  // may come in parts, as StatusResult
   std::uint64_t id = 0;
   std::vector<BotOutcome> results;
+  bool more = false;
   bool operator==(const RunResult&) const = default;
 };
 
@@ -267,9 +280,10 @@ struct LifecycleRequest {
   bool operator==(const LifecycleRequest&) const = default;
 };
 
-struct LifecycleResult {
+struct LifecycleResult {  // may come in parts, as StatusResult
   std::uint64_t id = 0;
   std::vector<BotOutcome> results;
+  bool more = false;
   bool operator==(const LifecycleResult&) const = default;
 };
 
