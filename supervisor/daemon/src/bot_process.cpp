@@ -35,9 +35,17 @@ BotProcess::~BotProcess() {
   timer_.cancel();
   discover_timer_.cancel();
   if (pidfd_.valid() && owned_) reaper_.forget(pidfd_.pid());
+  unwatchPidfd();
+}
+
+void BotProcess::unwatchPidfd() {
+  // The watch borrows pidfd_'s descriptor (one fd per bot, not two): hand it back, never
+  // close it here.
   if (exit_watch_) {
     boost::system::error_code ec;
-    exit_watch_->close(ec);
+    exit_watch_->cancel(ec);
+    (void)exit_watch_->release();
+    exit_watch_.reset();
   }
 }
 
@@ -107,6 +115,7 @@ void BotProcess::spawnNow(const std::string& reason) {
 }
 
 void BotProcess::track(SpawnedProcess p, bool owned, const std::string& /*reason*/) {
+  unwatchPidfd();  // before pidfd_'s old descriptor closes under the watch
   pidfd_ = std::move(p.pidfd);
   owned_ = owned;
   started_at_ = Clock::now();
@@ -125,14 +134,8 @@ void BotProcess::track(SpawnedProcess p, bool owned, const std::string& /*reason
 }
 
 void BotProcess::watchPidfd() {
-  if (exit_watch_) {
-    boost::system::error_code ec;
-    exit_watch_->close(ec);
-  }
-  exit_watch_.reset();
-  const int dup = ::fcntl(pidfd_.fd(), F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return;  // SIGCHLD still tells us about our own children
-  exit_watch_ = std::make_unique<asio::posix::stream_descriptor>(io_, dup);
+  unwatchPidfd();
+  exit_watch_ = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd_.fd());
   const std::uint64_t inc = incarnation_;
   exit_watch_->async_wait(
       asio::posix::stream_descriptor::wait_read,
@@ -155,11 +158,7 @@ void BotProcess::onExit(const ExitInfo& info) {
     if (r.ok() && hooks_.on_signal) hooks_.on_signal(SIGKILL, r);
   }
   ++incarnation_;  // late handlers of this incarnation become no-ops
-  if (exit_watch_) {
-    boost::system::error_code ec;
-    exit_watch_->close(ec);
-    exit_watch_.reset();
-  }
+  unwatchPidfd();
   pidfd_.reset();
   timer_.cancel();
   const bool expected = stopping_;

@@ -312,6 +312,7 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
   armDetection(pid);
   sampling::SamplerOptions so;
   so.cgroup = detection_shared_ ? sampling::CgroupLocation{} : detection_location_;
+  so.root_pidfd = process_.pidfd();  // borrowed while the process runs: no statm fd kept
   sampler_.emplace(env_.paths, pid, so);
   policy::onBotStarted(pstate_, policy_, now);
   last_sample_.reset();
@@ -347,6 +348,7 @@ void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_f
   } else if (sampler_ && sampler_->cgroup()) {
     loc = *sampler_->cgroup();
   }
+  sampler_.reset();  // it borrowed the pidfd, which is closed now
   if (loc && loc->hasMemory()) {
     if (auto mem = sampling::readCgroupMemory(*loc)) checkOom(mem->oom_kill_count, "at exit");
   }
@@ -659,7 +661,7 @@ void SupervisedBot::restartFor(const policy::Intent& intent) {
   if (auto it = intent.fields.find("threshold_bytes"); it != intent.fields.end()) {
     std::from_chars(it->second.data(), it->second.data() + it->second.size(), threshold);
   }
-  if (sampler_ && threshold > 0) {
+  if (sampler_ && process_.running() && threshold > 0) {
     if (auto s = sampler_->sample(Clock::now())) {
       if (auto m = metricOf(*s); m && *m < threshold) {
         const config::Bytes before = last_metric_.value_or(*m);

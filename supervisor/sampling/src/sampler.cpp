@@ -1,6 +1,8 @@
 // Sampler: one struct of memory figures per bot per tick, PSS at a lower rate.
 #include "memvisor/sampling/sampler.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 
 #include "memvisor/sampling/process_tree.hpp"
@@ -36,16 +38,31 @@ Result<BotSample> Sampler::sample(Clock::time_point now) {
   out.at = now;
   out.root_pid = root_;
 
-  // The root's kept fd is bound to this pid incarnation: if the bot died and its pid was reused,
-  // reading it says "gone" instead of measuring a stranger.
-  auto root_it = statm_.find(root_);
-  if (root_it == statm_.end()) {
+  // The root's statm must be the bot's, not a stranger's that got its pid after it died.
+  // With the bot's pidfd nothing is kept open for the root (memvisord supervises hundreds
+  // of bots: one fd each, not two): a pidfd that does not poll readable after the read
+  // proves the pid still named the bot. Without one, a kept fd is bound to the pid
+  // incarnation and reads "gone" once it ends.
+  Result<Statm> root_statm = Error{"gone", ""};
+  if (options_.root_pidfd >= 0) {
     auto reader = StatmReader::open(paths_, root_);
     if (!reader.ok()) return reader.error();
-    root_it = statm_.emplace(root_, std::move(reader).value()).first;
+    root_statm = reader->read();
+    if (!root_statm.ok()) return root_statm.error();
+    pollfd p{options_.root_pidfd, POLLIN, 0};
+    if (::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0) {
+      return Error{"gone", "pid " + std::to_string(root_) + " has exited"};
+    }
+  } else {
+    auto root_it = statm_.find(root_);
+    if (root_it == statm_.end()) {
+      auto reader = StatmReader::open(paths_, root_);
+      if (!reader.ok()) return reader.error();
+      root_it = statm_.emplace(root_, std::move(reader).value()).first;
+    }
+    root_statm = root_it->second.read();
+    if (!root_statm.ok()) return root_statm.error();
   }
-  auto root_statm = root_it->second.read();
-  if (!root_statm.ok()) return root_statm.error();
 
   const bool slow = slow_due_ || !slow_at_ || now - *slow_at_ >= options_.slow_interval;
   std::vector<pid_t> pids{root_};

@@ -99,6 +99,8 @@ class BotProcess {
   ProcessState state() const { return state_; }
   pid_t pid() const { return pidfd_.valid() ? pidfd_.pid() : 0; }
   bool running() const { return pidfd_.valid(); }
+  // The running process's pidfd (owned here; -1 when none): valid until it exits.
+  int pidfd() const { return pidfd_.fd(); }
   bool owned() const { return owned_; }
   std::chrono::milliseconds uptime() const;
   int restarts() const { return restarts_; }
@@ -111,6 +113,7 @@ class BotProcess {
   void spawnNow(const std::string& reason);
   void track(SpawnedProcess p, bool owned, const std::string& reason);
   void watchPidfd();
+  void unwatchPidfd();
   void onExit(const ExitInfo& info);
   void afterExit(const ExitInfo& info, std::chrono::milliseconds ran_for);
   void scheduleStart(std::chrono::milliseconds delay, const std::string& reason);
@@ -130,7 +133,7 @@ class BotProcess {
   Pidfd pidfd_;
   bool owned_ = false;
   Clock::time_point started_at_{};
-  std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;  // on pidfd_'s fd
   boost::asio::steady_timer timer_;  // start delay, STARTING->RUNNING, stop steps
   boost::asio::steady_timer discover_timer_;
   std::uint64_t incarnation_ = 0;  // stale handlers compare it and do nothing

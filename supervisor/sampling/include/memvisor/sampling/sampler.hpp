@@ -34,6 +34,9 @@ struct SamplerOptions {
   bool read_status = true;   // RssAnon/RssFile/RssShmem/VmSwap breakdown
   // Use this cgroup instead of discovering it from /proc/ROOT/cgroup (memvisord owns it).
   std::optional<CgroupLocation> cgroup;
+  // The root's pidfd (not owned). With it the root's statm is not kept open between
+  // samples: the pidfd tells whether the pid still names the bot.
+  int root_pidfd = -1;
 };
 
 struct BotSample {
@@ -98,7 +101,8 @@ class Sampler {
   SamplerOptions options_;
   std::optional<CgroupLocation> cgroup_;
   bool cgroup_resolved_ = false;
-  std::map<pid_t, StatmReader> statm_;  // kept fds, pruned when pids leave the tree
+  // Kept fds (workers; the root only without options_.root_pidfd), pruned when pids leave.
+  std::map<pid_t, StatmReader> statm_;
   std::optional<std::uint64_t> pss_bytes_;
   std::optional<std::uint64_t> uss_bytes_;
   std::optional<Clock::time_point> pss_at_;
