@@ -19,6 +19,7 @@
 #include "memvisor/config/units.hpp"
 #include "memvisor/control/server.hpp"
 #include "memvisor/daemon/child_reaper.hpp"
+#include "memvisor/daemon/fd_limit.hpp"
 #include "memvisor/daemon/metrics.hpp"
 #include "memvisor/daemon/signaller.hpp"
 #include "memvisor/daemon/supervisor.hpp"
@@ -197,6 +198,23 @@ int runDaemon(const DaemonOptions& options) {
   if (!problems.empty()) {
     for (const auto& p : problems) record(journal, "self_check", proto::Level::kError, p);
     return kExitSelfCheck;
+  }
+
+  // Hundreds of bots need more than the default 1024 open files: take what the hard limit
+  // allows, say how many bots that leaves room for, and warn when the config has more.
+  const FdLimit fds = raiseOpenFileLimit();
+  const std::size_t room = botsThatFit(fds.soft);
+  record(journal, "limits", fds.error.empty() ? proto::Level::kInfo : proto::Level::kWarn,
+         describe(fds),
+         {{"nofile_soft", std::to_string(fds.soft)},
+          {"nofile_hard", std::to_string(fds.hard)},
+          {"bots_room", std::to_string(room)}});
+  if (cfg.bots.size() > room) {
+    record(journal, "limits", proto::Level::kWarn,
+           "the config has " + std::to_string(cfg.bots.size()) + " bots, more than the " +
+               std::to_string(room) +
+               " the open-files limit leaves room for: raise the hard limit (LimitNOFILE= "
+               "in the systemd unit, ulimit -Hn)");
   }
 
   // Bots that daemonise workers: their orphans come to us and are reaped (PID 1 already is).

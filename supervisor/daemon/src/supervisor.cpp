@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <filesystem>
 
 #include "memvisor/config/load.hpp"
 #include "memvisor/config/units.hpp"
@@ -19,6 +20,16 @@ proto::ErrorMsg errorFor(std::uint64_t id, const std::string& code, const std::s
   e.code = code;
   e.message = message;
   return e;
+}
+
+std::size_t countOpenFds(const sampling::SysPaths& paths) {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (std::filesystem::directory_iterator it(paths.proc_root + "/self/fd", ec), end;
+       !ec && it != end; it.increment(ec)) {
+    ++n;
+  }
+  return n > 0 ? n - 1 : 0;  // the iterator's own descriptor
 }
 
 // Collects one BotOutcome per target and replies once all are in.
@@ -64,6 +75,8 @@ Result<void> Supervisor::start() {
   server_ = std::make_unique<BotServer>(io_, so, sessionHooks());
   if (auto r = server_->start(); !r) return r;
   loadCounters();
+  start_began_ = std::chrono::steady_clock::now();
+  starting_all_ = true;
   for (const auto& bc : config_.bots) addBot(bc, "memvisord start");
   return okResult();
 }
@@ -109,10 +122,50 @@ void Supervisor::saveCounters() {
 
 void Supervisor::addBot(const config::BotConfig& bc, const std::string& reason) {
   auto bot = std::make_unique<SupervisedBot>(env_, bc);
-  SupervisedBot* raw = bot.get();
   bots_[bc.name] = std::move(bot);
   order_.push_back(bc.name);
-  raw->start(reason);
+  start_queue_.emplace_back(bc.name, reason);
+  if (start_queue_.size() == 1) asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+      if (!alive.expired()) pumpStarts();
+    });
+}
+
+void Supervisor::pumpStarts() {
+  // A start storm (hundreds of bots at memvisord's start or in one reload) must not hold
+  // the loop: a few starts per turn, then the rest is posted behind the sampling timers,
+  // control requests and bot sessions that are ready meanwhile. A spawn costs about half
+  // a millisecond, so 1,000 bots are up in a second or two of loop time.
+  for (std::size_t n = 0; n < kStartsPerTurn && !start_queue_.empty(); ++n) {
+    auto [name, reason] = std::move(start_queue_.front());
+    start_queue_.pop_front();
+    if (shutting_down_) {
+      start_queue_.clear();
+      break;
+    }
+    if (auto* bot = find(name)) bot->start(reason);  // removed meanwhile: nothing to do
+  }
+  if (!start_queue_.empty()) {
+    asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+      if (!alive.expired()) pumpStarts();
+    });
+    return;
+  }
+  if (starting_all_) {
+    starting_all_ = false;
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start_began_);
+    const std::size_t fds = countOpenFds(options_.paths);
+    std::size_t running = 0;
+    for (auto* b : bots()) running += b->pid() > 0 ? 1 : 0;
+    journal("start", proto::Level::kInfo,
+            "started " + std::to_string(order_.size()) + " bot(s) in " +
+                std::to_string(took.count()) + " ms (" + std::to_string(running) +
+                " running); memvisord holds " + std::to_string(fds) + " open files",
+            {{"bots", std::to_string(order_.size())},
+             {"running", std::to_string(running)},
+             {"start_ms", std::to_string(took.count())},
+             {"open_fds", std::to_string(fds)}});
+  }
 }
 
 void Supervisor::removeBot(const std::string& name, const std::string& reason) {

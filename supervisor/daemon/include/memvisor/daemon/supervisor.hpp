@@ -4,6 +4,8 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -54,7 +56,9 @@ class Supervisor : public control::ControlBackend {
  private:
   SessionHooks sessionHooks();
   SupervisedBot* botOf(const std::shared_ptr<BotSession>& session);
+  // Creates the bot and queues its start (pumpStarts).
   void addBot(const config::BotConfig& bc, const std::string& reason);
+  void pumpStarts();
   void removeBot(const std::string& name, const std::string& reason);
   // "all" or one name; an unknown name yields an ErrorMsg for `id`.
   std::optional<std::vector<SupervisedBot*>> targets(const std::string& bot, std::uint64_t id,
@@ -79,6 +83,11 @@ class Supervisor : public control::ControlBackend {
   SavedCounters saved_;      // as loaded from daemon.state_file, then as last saved
   std::string state_error_;  // the last failure to save, said once until it changes
   bool shutting_down_ = false;
+  // Bots waiting for their start: (name, reason), started kStartsPerTurn per loop turn.
+  static constexpr std::size_t kStartsPerTurn = 4;
+  std::deque<std::pair<std::string, std::string>> start_queue_;
+  bool starting_all_ = false;  // memvisord's start: journal when the last bot has started
+  std::chrono::steady_clock::time_point start_began_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
