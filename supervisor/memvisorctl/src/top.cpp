@@ -11,11 +11,13 @@
 #include <csignal>
 #include <deque>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "memvisor/proto/codec.hpp"
+#include "top_list.hpp"
 
 namespace memvisor::ctl {
 
@@ -93,9 +95,13 @@ struct TopState {
   std::string error;                                        // why there is no fresh status
   std::map<std::string, std::deque<std::int64_t>> history;  // metric bytes, one per second
   std::deque<proto::JournalEntry> recent;
+  std::ptrdiff_t scroll = 0;  // first row of the many-bots list
+  std::size_t page = 10;      // rows of the list on the last screen (PgUp/PgDn)
 };
 
 constexpr std::size_t kHistory = 600;
+// More bots than this always get the list (their panels would not fit any screen).
+constexpr std::size_t kDetailedMax = 40;
 constexpr std::size_t kRecent = 50;
 
 void refreshStatus(Context& ctx, TopState& s, const std::vector<std::string>& bots) {
@@ -122,6 +128,12 @@ void refreshStatus(Context& ctx, TopState& s, const std::vector<std::string>& bo
   if (const auto* st = std::get_if<proto::StatusResult>(&*r)) {
     s.error.clear();
     s.last = *st;
+    // The sparklines are drawn only when every bot has its panel: keep no history for
+    // hundreds of bots.
+    if (st->bots.size() > kDetailedMax) {
+      s.history.clear();
+      return;
+    }
     for (const auto& b : st->bots) {
       auto& h = s.history[b.name];
       h.push_back(b.metric_bytes.value_or(-1));
@@ -179,7 +191,54 @@ std::string thresholdBar(const Style& st, const proto::BotStatus& b, int width) 
   return st.paint(filled, Style::forMemoryState(b.memory_state)) + st.paint(rest, Color::kDim);
 }
 
-std::string render(Context& ctx, const TopState& s, int cols, int rows) {
+// One line per bot, the closest to their limit first, from s.scroll on.
+void renderList(const Style& st, TopState& s, int rows, std::vector<std::string>& lines) {
+  const auto& bots = s.last->bots;
+  lines.push_back(summaryLine(bots));
+  const auto ordered = byUse(bots);
+  std::size_t name_w = 4;
+  for (const auto* b : ordered) name_w = std::max(name_w, b->name.size());
+  // Leave room for the header, this list's own header and a few recent events.
+  const int room = rows - static_cast<int>(lines.size()) - 1 - 6;
+  s.page = static_cast<std::size_t>(std::max(3, room));
+  const std::size_t first = clampScroll(s.scroll, s.page, ordered.size());
+  s.scroll = static_cast<std::ptrdiff_t>(first);
+  const std::size_t last = std::min(ordered.size(), first + s.page);
+  auto pad = [](std::string text, std::size_t w) {
+    if (text.size() < w) text.append(w - text.size(), ' ');
+    return text;
+  };
+  lines.push_back(st.paint(pad("NAME", name_w) + "  " + pad("STATE", 9) + pad("MEMORY", 10) +
+                               pad("USED", 12) + pad("LIMIT", 12) + pad("USE", 6) +
+                               pad("", 22) + "LAST ACTION   (" + std::to_string(first + 1) + "-" +
+                               std::to_string(last) + " of " + std::to_string(ordered.size()) +
+                               ", \u2191\u2193 PgUp PgDn scroll)",
+                           Color::kDim));
+  const std::int64_t now = nowMs();
+  for (std::size_t i = first; i < last; ++i) {
+    const auto& b = *ordered[i];
+    const double f = b.metric_bytes && b.limit_bytes > 0
+                         ? static_cast<double>(*b.metric_bytes) / b.limit_bytes
+                         : 0.0;
+    std::string l = st.paint(pad(b.name, name_w), Color::kBold) + "  " +
+                    st.paint(pad(b.state, 9), Style::forState(b.state)) +
+                    st.paint(pad(b.memory_state, 10), Style::forMemoryState(b.memory_state)) +
+                    pad(b.metric_bytes ? humanSize(*b.metric_bytes) : "-", 12) +
+                    pad(humanSize(b.limit_bytes), 12) +
+                    pad(b.metric_bytes ? std::to_string(static_cast<int>(100 * f + 0.5)) + "%"
+                                       : "-",
+                        6) +
+                    thresholdBar(st, b, 20) + "  ";
+    if (b.last_action) {
+      l += b.last_action->action + (b.last_action->ok ? "" : " FAILED") + ", " +
+           humanDuration(now - b.last_action->at_ms) + " ago";
+    }
+    lines.push_back(l);
+  }
+  lines.push_back("");
+}
+
+std::string render(Context& ctx, TopState& s, int cols, int rows) {
   const Style st(!ctx.no_color && colorWanted(STDOUT_FILENO, false));
   std::vector<std::string> lines;
   lines.push_back(st.paint("memvisor top", Color::kBold) + "  " + ctx.socket + "  " +
@@ -187,7 +246,12 @@ std::string render(Context& ctx, const TopState& s, int cols, int rows) {
   if (!s.error.empty()) lines.push_back(st.paint("! " + s.error, Color::kRed));
   lines.push_back("");
   const std::int64_t now = nowMs();
-  if (s.last) {
+  // Five lines a bot and a few events: past that, the list (it scrolls).
+  const bool detailed =
+      s.last && s.last->bots.size() <= kDetailedMax &&
+      static_cast<int>(s.last->bots.size() * 5 + lines.size() + 4) <= rows;
+  if (s.last && !detailed) renderList(st, s, rows, lines);
+  if (s.last && detailed) {
     for (const auto& b : s.last->bots) {
       std::string head = st.paint(b.name, Color::kBold) + "  " +
                          st.paint(b.state, Style::forState(b.state)) + "  memory " +
@@ -326,8 +390,26 @@ int runTop(Context& ctx, const Command& cmd, const Invocation& inv) {
     const int pr = ::poll(fds, 2, static_cast<int>(std::max<std::int64_t>(0, wait.count())));
     if (pr > 0 && (fds[0].revents & POLLIN)) {
       char ch = 0;
-      while (::read(STDIN_FILENO, &ch, 1) == 1) {
-        if (ch == 'q' || ch == 'Q' || ch == 3) g_stop = 1;
+      std::string keys;
+      while (::read(STDIN_FILENO, &ch, 1) == 1) keys += ch;
+      const auto page = static_cast<std::ptrdiff_t>(s.page);
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        const char k = keys[i];
+        if (k == 'q' || k == 'Q' || k == 3) g_stop = 1;
+        // Arrows and PgUp/PgDn arrive as ESC [ A, ESC [ B, ESC [ 5 ~, ESC [ 6 ~.
+        const std::string_view rest = std::string_view(keys).substr(i);
+        std::ptrdiff_t move = 0;
+        if (k == 'j' || rest.rfind("\x1b[B", 0) == 0) move = 1;
+        if (k == 'k' || rest.rfind("\x1b[A", 0) == 0) move = -1;
+        if (k == ' ' || rest.rfind("\x1b[6~", 0) == 0) move = page;
+        if (rest.rfind("\x1b[5~", 0) == 0) move = -page;
+        if (k == 'g') s.scroll = 0;
+        if (k == 'G') s.scroll = std::numeric_limits<std::ptrdiff_t>::max() / 2;
+        if (move != 0) {
+          s.scroll = std::max<std::ptrdiff_t>(0, s.scroll + move);
+          g_resized = 1;
+        }
+        if (k == 'g' || k == 'G') g_resized = 1;
       }
     }
     if (pr > 0 && (fds[1].revents & (POLLIN | POLLHUP))) {
