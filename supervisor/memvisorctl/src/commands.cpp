@@ -426,7 +426,10 @@ const std::vector<Command> kCommands = {
      "  memvisorctl events --follow --json",
      ArgKind::kEvents, cmdEvents},
     {"top", "top [BOT...]", "Live view, refreshed every second: memory over time, actions",
-     "Keys: q quits. With --json, prints one status object per second instead.\n"
+     "Keys: q quits. With more bots than panels fit the screen (and always past 40), one\n"
+     "line per bot under a summary of counts, the closest to their limit first: arrows or\n"
+     "j/k scroll, PgUp/PgDn (or space) by a page, g/G to the top/bottom.\n"
+     "With --json, prints one status object per second instead.\n"
      "Examples:\n  memvisorctl top\n  memvisorctl top amayo",
      ArgKind::kBots, runTop},
     {"help", "help [COMMAND]", "Show the commands, or one command's help",
