@@ -5,6 +5,8 @@
 
 #include <chrono>
 
+#include "memvisor/config/node_heap.hpp"
+
 namespace memvisor::config {
 namespace {
 
@@ -34,6 +36,10 @@ PolicyConfig basePolicy(Bytes limit) {
   p.startup_grace = seconds(60);
   return p;
 }
+
+// The profiles are for Node.js bots (the seed is one): V8's heap limit follows the memory
+// limit (NODE_OPTIONS, reasoning in node_heap.hpp); other programs ignore the variable.
+void sizeNodeHeap(Profile& p) { p.env["NODE_OPTIONS"] = nodeOptionsFor(p.policy.limit); }
 
 std::vector<Profile> makeProfiles() {
   std::vector<Profile> out;
@@ -90,6 +96,7 @@ std::vector<Profile> makeProfiles() {
     p.kernel_limit_margin = SizeSpec::percentOf(25);
     out.push_back(std::move(p));
   }
+  for (auto& p : out) sizeNodeHeap(p);
   return out;
 }
 

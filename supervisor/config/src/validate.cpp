@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "memvisor/config/load.hpp"
+#include "memvisor/config/node_heap.hpp"
 #include "memvisor/config/profiles.hpp"
 #include "yaml_tree.hpp"
 
@@ -583,6 +584,14 @@ class ConfigBuilder {
     // The bot's own monitor (the seed's 80% heap alert) should agree with memvisord's limit.
     if (b.mode == Mode::kSpawn && !b.spawn.env.count("MEMORY_LIMIT_MB") && b.policy.limit > 0) {
       b.spawn.env["MEMORY_LIMIT_MB"] = std::to_string(b.policy.limit / kMiB);
+    }
+    // The profiles' NODE_OPTIONS (V8's heap limit, node_heap.hpp) follows an overridden limit,
+    // unless the bot gave its own value or dropped it (`NODE_OPTIONS:` with no value).
+    if (const Profile* pr = b.profile.empty() ? nullptr : findProfile(b.profile); pr && b.mode == Mode::kSpawn) {
+      auto it = b.spawn.env.find("NODE_OPTIONS");
+      if (it != b.spawn.env.end() && it->second == nodeOptionsFor(pr->policy.limit)) {
+        it->second = nodeOptionsFor(b.policy.limit);
+      }
     }
     return b;
   }

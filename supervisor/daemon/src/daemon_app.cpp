@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "memvisor/config/load.hpp"
+#include "memvisor/config/node_heap.hpp"
 #include "memvisor/config/units.hpp"
 #include "memvisor/control/server.hpp"
 #include "memvisor/daemon/child_reaper.hpp"
@@ -129,6 +130,7 @@ int checkConfig(const std::string& path, std::ostream& out, std::ostream& err) {
   for (const auto& w : selfCheck(*c, sampling::SysPaths{}, &warnings))
     out << "warning: " << w << "\n";
   for (const auto& w : warnings) out << "warning: " << w << "\n";
+  for (const auto& w : config::nodeHeapWarnings(*c)) out << "warning: " << w << "\n";
   out << path << ": OK\n";
   return kExitOk;
 }

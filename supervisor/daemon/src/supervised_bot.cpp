@@ -18,6 +18,7 @@
 #include "memvisor/config/units.hpp"
 #include "memvisor/policy/schedule.hpp"
 #include "memvisor/daemon/peer_auth.hpp"
+#include "memvisor/policy/settle.hpp"
 #include "memvisor/sampling/cgroup_memory.hpp"
 #include "memvisor/sampling/process_files.hpp"
 
@@ -95,6 +96,15 @@ policy::Outcome outcomeOf(const Error& e) {
   return policy::Outcome::kFailed;
 }
 
+// A byte count from journal fields, formatted ("4.0 MiB"); "?" when absent.
+std::string bytesField(const std::map<std::string, std::string>& f, const std::string& key) {
+  auto it = f.find(key);
+  if (it == f.end()) return "?";
+  std::int64_t v = 0;
+  std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  return config::formatBytes(v);
+}
+
 }  // namespace
 
 SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
@@ -104,7 +114,8 @@ SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
       process_(env.io, env.reaper, env.signaller, processOptions(), processHooks()),
       pstate_(policy::makeState(policy_, Clock::now())),
       sample_timer_(env.io),
-      connect_timer_(env.io) {
+      connect_timer_(env.io),
+      settle_timer_(env.io) {
   if (env_.metrics) {
     series_ = &env_.metrics->bot(config_.name);
     publishLimit();
@@ -141,6 +152,7 @@ SupervisedBot::~SupervisedBot() {
   *alive_ = false;
   sample_timer_.cancel();
   connect_timer_.cancel();
+  settle_timer_.cancel();
   detection_.stop();
   if (session_) session_->close("bot removed");
   if (env_.metrics) env_.metrics->removeBot(config_.name);
@@ -334,6 +346,7 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
 void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_for, bool expected) {
   sample_timer_.cancel();
   connect_timer_.cancel();
+  settle_timer_.cancel();
   awaiting_.reset();
   deferred_.reset();
   if (series_) {
@@ -619,12 +632,18 @@ void SupervisedBot::execute(const policy::Intent& intent) {
   req.action = *action;
   req.urgency = intent.urgency;
   req.deadline_ms = std::max<std::int64_t>(1, intent.deadline.count());
+  req.target_bytes = intent.target_bytes;
   const auto t0 = Clock::now();
   const std::uint64_t gen = generation_;
   running_action_ = config::toString(intent.action);
+  // memvisord's own "before", from a fresh sample (the last one may be a poll interval old).
+  std::optional<config::Bytes> before = last_metric_;
+  if (sampler_) {
+    if (auto s = sampler_->sample(t0)) before = metricOf(*s);
+  }
   session_->request(
       req, intent.deadline,
-      [this, alive = std::weak_ptr<bool>(alive_), intent, t0, gen](Result<proto::Message> r) {
+      [this, alive = std::weak_ptr<bool>(alive_), intent, t0, gen, before](Result<proto::Message> r) {
         if (alive.expired()) return;
         actionDone();
         const double took = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -651,8 +670,71 @@ void SupervisedBot::execute(const policy::Intent& intent) {
                       " answered after the bot restarted: " + policy::toString(res.outcome));
           return;
         }
+        if (reply && res.outcome == policy::Outcome::kOk && before && sampler_) {
+          settleThenFinish(intent, res, took, *reply, *before);
+          return;
+        }
         finishAction(intent, res, took, reply);
       });
+}
+
+// State of one settle: the action, the bot's reply and the samples so far.
+struct PendingSettle {
+  policy::Intent intent;
+  policy::ActionResult result;
+  double duration_ms = 0;
+  proto::ActionResult reply;
+  policy::Settle settle;
+  std::chrono::steady_clock::time_point start;
+  std::uint64_t gen = 0;
+};
+
+void SupervisedBot::settleThenFinish(policy::Intent intent, policy::ActionResult result, double duration_ms,
+                                     proto::ActionResult reply, config::Bytes before) {
+  const auto now = Clock::now();
+  auto first = sampler_->sample(now);
+  std::optional<config::Bytes> at_reply = first ? metricOf(*first) : std::nullopt;
+  if (!at_reply) {
+    finishAction(intent, result, duration_ms, reply);
+    return;
+  }
+  policy::SettleRule rule;
+  // What the bot says it freed: the exact heap figure when it has one (1.1), else its RSS drop.
+  const std::int64_t announced = reply.heap_freed_bytes.value_or(reply.freed_bytes);
+  rule.expect = std::max<std::int64_t>(0, announced);
+  auto pending = std::make_shared<PendingSettle>(PendingSettle{
+      std::move(intent), result, duration_ms, std::move(reply), policy::Settle(before, *at_reply, rule, now), now,
+      generation_});
+  settleStep(std::move(pending));
+}
+
+void SupervisedBot::settleStep(std::shared_ptr<PendingSettle> p) {
+  settle_timer_.expires_after(p->settle.rule().step);
+  settle_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_), p](boost::system::error_code ec) {
+    if (ec || alive.expired() || p->gen != generation_ || !sampler_ || !process_.running()) return;
+    const auto now = Clock::now();
+    bool settled = true;
+    if (auto s = sampler_->sample(now)) {
+      if (auto m = metricOf(*s)) settled = p->settle.add(*m, now);
+    }
+    if (!settled && !p->settle.done(now)) {
+      settleStep(p);
+      return;
+    }
+    // memvisord's own figure decides escalation and goes to the journal and the metrics; the
+    // bot's figures stay beside it.
+    auto intent = p->intent;
+    intent.fields["bot_freed"] = std::to_string(p->reply.freed_bytes);
+    if (p->reply.heap_freed_bytes) intent.fields["heap_freed"] = std::to_string(*p->reply.heap_freed_bytes);
+    if (p->reply.target_met) intent.fields["target_met"] = *p->reply.target_met ? "true" : "false";
+    intent.fields["before"] = std::to_string(p->settle.before());
+    intent.fields["after"] = std::to_string(p->settle.lowest());
+    intent.fields["settle_ms"] = ms(std::chrono::duration<double, std::milli>(now - p->start).count());
+    intent.fields["settle_samples"] = std::to_string(p->settle.samples());
+    auto result = p->result;
+    result.freed_bytes = p->settle.freed();
+    finishAction(intent, result, p->duration_ms, p->reply);
+  });
 }
 
 void SupervisedBot::restartFor(const policy::Intent& intent) {
@@ -727,6 +809,17 @@ void SupervisedBot::finishAction(const policy::Intent& intent, policy::ActionRes
       std::string(config::toString(intent.action)) +
       (ok ? " freed " + config::formatBytes(result.freed_bytes) + " in " + ms(duration_ms) + " ms"
           : " " + std::string(policy::toString(result.outcome)) + ": " + result.error);
+  if (ok) {
+    if (auto it = intent.fields.find("after"); it != intent.fields.end()) {
+      message += " (memvisord's samples; the bot measured " + bytesField(intent.fields, "bot_freed");
+      if (intent.fields.count("heap_freed")) message += ", heap " + bytesField(intent.fields, "heap_freed");
+      message += ")";
+    }
+    if (intent.target_bytes) {
+      message += "; target " + config::formatBytes(*intent.target_bytes) +
+                 (result.freed_bytes >= *intent.target_bytes ? " met" : " not met");
+    }
+  }
   journal("action", ok ? proto::Level::kInfo : proto::Level::kWarn, message, fields);
   last_action_ = proto::LastAction{config::toString(intent.action), ok, result.freed_bytes,
                                    env_.wall_ms(), intent.reason};

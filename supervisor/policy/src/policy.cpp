@@ -84,6 +84,14 @@ Intent makeIntent(PolicyState& s, const BotPolicy& p, ActionKind a, Trigger t, s
   in.fields = baseFields(p, bytes);
   in.fields["trigger"] = toString(t);
   in.fields["action"] = config::toString(a);
+  if ((a == ActionKind::kTrim || a == ActionKind::kSweep || a == ActionKind::kCompact) &&
+      t != Trigger::kPeriodic) {
+    const Bytes floor = rearmFloor(p);
+    if (bytes > floor) {
+      in.target_bytes = bytes - floor;
+      in.fields["target_bytes"] = std::to_string(bytes - floor);
+    }
+  }
   if (a != ActionKind::kAlert) {
     s.last_run[static_cast<int>(a)] = now;
     s.in_flight = InFlight{a, t, now, in.deadline};
@@ -118,6 +126,18 @@ std::optional<ActionKind> escalationStep(ActionKind last, const BotPolicy& p, By
 }
 
 }  // namespace
+
+Bytes rearmFloor(const BotPolicy& p) {
+  const Bytes hyst = p.hysteresis.resolve(p.limit);
+  std::optional<Bytes> lowest;
+  for (const auto& t : p.thresholds) {
+    if (t.action != ActionKind::kTrim && t.action != ActionKind::kSweep && t.action != ActionKind::kCompact) continue;
+    const Bytes at = t.at.resolve(p.limit);
+    if (!lowest || at < *lowest) lowest = at;
+  }
+  const Bytes top = lowest.value_or(p.limit);
+  return top > hyst ? top - hyst : 0;
+}
 
 const char* toString(Trigger t) {
   switch (t) {
@@ -434,9 +454,26 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
       if (!ep.last_outcome.empty() || ep.escalate_now) {
         auto f = baseFields(p, bytes);
         f["previous"] = ep.last_outcome;
+        // Say what really holds restart back (the old text claimed "restart needs the limit"
+        // at figures above the limit).
+        std::string held;
+        const bool ladder_restarts =
+            std::any_of(p.thresholds.begin(), p.thresholds.end(),
+                        [](const Threshold& t) { return t.action == ActionKind::kRestart; });
+        if (static_cast<int>(p.escalation.max_action) < static_cast<int>(ActionKind::kRestart)) {
+          held = std::string("escalation stops at ") + config::toString(p.escalation.max_action);
+        } else if (bytes < limit) {
+          held = "restart needs the limit, " + formatBytes(limit);
+        } else if (grace) {
+          held = "restart deferred: " + no_restart;
+        } else if (ladder_restarts) {
+          held = "restart is left to the restart threshold and its sustain";
+        } else {
+          held = "restart is not allowed";
+        }
         d.notes.push_back(makeNote(proto::Level::kWarn, "escalation",
-                                   why + "; nothing stronger is allowed at " + formatBytes(bytes) +
-                                       " (restart needs the limit, " + formatBytes(limit) +
+                                   why + "; nothing stronger than " + config::toString(ep.last_action) +
+                                       " at " + formatBytes(bytes) + " (" + held +
                                        "): waiting for the figure to change",
                                    f));
       }

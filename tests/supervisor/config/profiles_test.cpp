@@ -82,6 +82,8 @@ TEST(Profiles, LoadThroughTheConfigAsIs) {
     EXPECT_EQ(r->bots[0].policy, p.policy) << p.name;
     auto env = p.env;
     env["MEMORY_LIMIT_MB"] = std::to_string(p.policy.limit / kMiB);
+    // V8's heap limit follows the limit (node_heap.hpp), not Node's default from the cgroup.
+    EXPECT_EQ(env.at("NODE_OPTIONS"), "--max-old-space-size=" + std::to_string(p.policy.limit / kMiB));
     EXPECT_EQ(r->bots[0].spawn.env, env) << p.name;
     EXPECT_EQ(r->bots[0].profile, p.name);
   }
@@ -108,6 +110,7 @@ TEST(Profiles, AreOverriddenKeyByKey) {
   EXPECT_EQ(b.spawn.env.at("ENABLE_MEMORY_OPTIMIZER"), "true");
   EXPECT_EQ(b.spawn.env.at("MEMORY_OPTIMIZER_INTERVAL_SECONDS"), "900");
   EXPECT_EQ(b.spawn.env.at("MEMORY_LIMIT_MB"), "600");  // follows the overridden limit
+  EXPECT_EQ(b.spawn.env.at("NODE_OPTIONS"), "--max-old-space-size=600");  // V8 heap follows too
 }
 
 TEST(Profiles, LeaveAnExplicitMemoryLimitMbAlone) {

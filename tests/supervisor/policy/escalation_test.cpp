@@ -80,7 +80,8 @@ TEST(PolicyEscalation, StopsBelowTheLimitWhenNothingHelps) {
   h.result(5s, ActionKind::kCompact, Outcome::kFailed);
   auto d = h.sample(6s, 75);
   EXPECT_FALSE(actionOf(d));
-  EXPECT_TRUE(hasNote(d.notes, "escalation", "nothing stronger is allowed"));
+  EXPECT_TRUE(hasNote(d.notes, "escalation", "nothing stronger than compact at 75 MiB (restart needs the limit, 100 MiB)"))
+      << (d.notes.empty() ? "" : d.notes.back().message);
   EXPECT_FALSE(actionOf(h.sample(600s, 75)));  // and no loop afterwards
 }
 
@@ -174,6 +175,22 @@ TEST(PolicyGrace, DefersRestartButStillActsDuringStartUp) {
   }
   // Grace over and still at the limit: now the restart.
   EXPECT_EQ(actionOf(h.sample(61s, 101)), ActionKind::kRestart);
+}
+
+// Issue 9: above the limit during the grace, the note said "restart needs the limit" while
+// the figure was above it. It now names what holds restart back.
+TEST(PolicyGrace, SaysTheGraceHoldsRestartBackAboveTheLimit) {
+  BotPolicy p = ladder();
+  p.startup_grace = std::chrono::seconds(60);
+  p.thresholds.back().sustain = config::Sustain{std::chrono::seconds(10), 0};
+  Harness h(p);
+  ASSERT_EQ(actionOf(h.sample(5s, 101)), ActionKind::kCompact);
+  h.result(6s, ActionKind::kCompact, Outcome::kOk, 0.1);  // < min_freed: escalate at once
+  auto d = h.sample(7s, 101);
+  EXPECT_FALSE(actionOf(d));
+  ASSERT_TRUE(hasNote(d.notes, "escalation", "nothing stronger than compact at 101 MiB (restart deferred: start-up grace"))
+      << (d.notes.empty() ? "" : d.notes.back().message);
+  EXPECT_FALSE(hasNote(d.notes, "escalation", "restart needs the limit"));
 }
 
 TEST(PolicyGrace, DoesNotStopAStartUpSpikeThatFallsBackFromRestarting) {

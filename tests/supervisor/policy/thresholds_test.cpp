@@ -151,3 +151,36 @@ TEST(PolicyThresholds, ReportsMemoryStateAndThresholdFigures) {
 
 }  // namespace
 }  // namespace memvisor::policy::testing
+
+namespace memvisor::policy::testing {
+namespace {
+using namespace std::chrono_literals;
+
+// Protocol 1.1 goal: every trim/sweep/compact asks for the bytes down to the lowest action
+// threshold's re-arm level (70% - 5% = 65 MiB of 100 MiB here), so one goal-directed action
+// re-arms the whole ladder without emptying the caches.
+TEST(PolicyTargets, AskForTheBytesDownToTheLowestReArmLevel) {
+  Harness h;
+  EXPECT_EQ(rearmFloor(h.policy()), 65 * kMiB);
+  auto d = h.sample(0s, 75);
+  ASSERT_EQ(actionOf(d), ActionKind::kTrim);
+  EXPECT_EQ(intentOf(d)->target_bytes, 10 * kMiB);
+  EXPECT_EQ(intentOf(d)->fields.at("target_bytes"), std::to_string(10 * kMiB));
+  h.result(1s, ActionKind::kTrim, Outcome::kOk, 0.5);  // too little: sweep at once
+  auto e = h.sample(2s, 85);
+  ASSERT_EQ(actionOf(e), ActionKind::kSweep);
+  EXPECT_EQ(intentOf(e)->target_bytes, 20 * kMiB);
+}
+
+TEST(PolicyTargets, PeriodicActionsHaveNoTarget) {
+  BotPolicy p = ladder();
+  p.periodic.push_back(config::PeriodicAction{ActionKind::kTrim, std::chrono::minutes(15), std::nullopt});
+  Harness h(p);
+  EXPECT_FALSE(actionOf(h.sample(0s, 10)));
+  auto d = h.sample(15min, 10);
+  ASSERT_EQ(actionOf(d), ActionKind::kTrim);
+  EXPECT_FALSE(intentOf(d)->target_bytes);
+}
+
+}  // namespace
+}  // namespace memvisor::policy::testing

@@ -126,6 +126,11 @@ class SupervisedBot {
   void actionDone();
   void finishAction(const policy::Intent& intent, policy::ActionResult result, double duration_ms,
                     const std::optional<proto::ActionResult>& reply);
+  // After a successful reply: samples the bot until its figure settles (policy::Settle) and
+  // finishes the action with memvisord's own before/after, the bot's figures beside it.
+  void settleThenFinish(policy::Intent intent, policy::ActionResult result, double duration_ms,
+                        proto::ActionResult reply, config::Bytes before);
+  void settleStep(std::shared_ptr<struct PendingSettle> pending);
   void journal(const std::string& kind, proto::Level level, const std::string& message,
                std::map<std::string, std::string> fields = {});
   void journalNotes(const std::vector<policy::Note>& notes);
@@ -149,6 +154,7 @@ class SupervisedBot {
   std::shared_ptr<BotSession> session_;
   boost::asio::steady_timer sample_timer_;
   boost::asio::steady_timer connect_timer_;  // a command waiting for the bot to connect
+  boost::asio::steady_timer settle_timer_;   // samples after an action's reply
   std::optional<policy::Intent> awaiting_;
   std::optional<Clock::time_point> last_sample_at_;
   std::optional<sampling::BotSample> last_sample_;

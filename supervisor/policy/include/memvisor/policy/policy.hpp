@@ -16,6 +16,8 @@
 //   episode ends when the figure falls below its threshold. Escalation reaches restart only
 //   at or above the limit and only if the ladder has no restart threshold of its own; at
 //   the top it repeats the last action each cooldown while that action helps.
+// - targets: trim/sweep/compact ask for the bytes down to the lowest action threshold's
+//   re-arm level (rearmFloor), so that a goal-directed bot frees that much, not everything.
 // - start-up grace: no restart (compact instead, the restart threshold stays armed); a
 //   failed restart blocks restarts until the figure falls below limit - hysteresis.
 // - predictive: least-squares growth over the window; acts when the limit is less than the
@@ -52,6 +54,10 @@ struct Sample {
 enum class Trigger { kThreshold, kEscalation, kPeriodic, kPredictive, kHardCeiling };
 const char* toString(Trigger t);  // threshold | escalation | periodic | predictive | hard_ceiling
 
+// The figure below which every trim/sweep/compact threshold of `p` is re-armed: the lowest
+// such threshold's `at` minus the hysteresis (limit - hysteresis without such thresholds).
+Bytes rearmFloor(const BotPolicy& p);
+
 // One action for the daemon to take. Alerts need no result; every other action must be
 // answered with onActionResult (restart: or with onBotStarted once the bot is back).
 struct Intent {
@@ -59,6 +65,11 @@ struct Intent {
   Trigger trigger = Trigger::kThreshold;
   proto::Urgency urgency = proto::Urgency::kNormal;
   Duration deadline{0};  // from BotPolicy::deadlines; 0 for alert
+  // trim/sweep/compact answering a threshold, an escalation or a prediction: the bytes that
+  // take the figure below the lowest action threshold's re-arm level (at - hysteresis), so
+  // one action re-arms the whole ladder (protocol 1.1 target_bytes). Absent for periodic
+  // actions, restarts and alerts, or when the figure is already below that level.
+  std::optional<Bytes> target_bytes;
   // Journal-ready: "rss 312.0 MiB >= 80% of 384 MiB (307.2 MiB) for 2 samples".
   std::string reason;
   // key=value for the journal line: figure, threshold, limit, previous, ...
