@@ -399,8 +399,10 @@ class MemvisorClient extends EventEmitter {
     let gcRan = false;
     try {
       const fn = this.handlers.get(req.type);
+      let collected = false;
       if (fn) {
         const out = await fn(ctx);
+        collected = Boolean(out && out.collected);
         if (out && Array.isArray(out.details)) details = out.details.map(normalizeDetail).filter(Boolean);
         if (out && out.ok === false) {
           ok = false;
@@ -410,7 +412,9 @@ class MemvisorClient extends EventEmitter {
       // Evicted entries become free memory only at V8's next collection: without one, a
       // sweep's measured effect would be nothing and memvisord would escalate for no reason.
       const trimAfter = (req.type === 'sweep' && this.options.trimAfterSweep) || (req.type === 'compact' && this.options.trimAfterCompact);
-      if (!fn || trimAfter) {
+      // A handler that ran a full collection as its last step ({ collected: true }) needs no
+      // second one: another full GC of a large heap would only hold the event loop longer.
+      if (!fn || (trimAfter && !collected)) {
         const t = this.trimStep();
         gcRan = t.ran;
         if (t.ran) details.push({ name: 'v8_heap', freed_bytes: t.freed });

@@ -154,9 +154,11 @@ function evictOldest(sources, targetBytes, { keepFraction = 0, maxRounds = 4, he
   let evicted = 0;
   let freed = 0;
   let rounds = 0;
-  if (gcAvailable()) collectGarbage();
-  const base = heapUsed(); // live heap before any eviction (garbage already collected)
-  freed = heap0 - base;
+  // No collection up front (a full GC of a few hundred MiB costs 0.5-1.5 s on a busy machine,
+  // and the bot's event loop waits): the first round's size comes from the heap in use per
+  // entry, garbage included, which errs on the side of evicting a little too little.
+  const base = heapUsed();
+  const garbage = 0; // what a collection alone would have freed: unknown without one
   let perEntry = total > 0 ? Math.max(64, base / total) : 0;
   while (freed < goal && evicted < total - floor && rounds < maxRounds) {
     // Ask for a little more than the estimate: a round that falls short costs a full GC.
@@ -175,7 +177,7 @@ function evictOldest(sources, targetBytes, { keepFraction = 0, maxRounds = 4, he
     if (now === evicted) break;
     if (gcAvailable()) collectGarbage();
     const f = heap0 - heapUsed();
-    perEntry = f > freed ? Math.max(64, (f - (heap0 - base)) / now) : perEntry * 2;
+    perEntry = f > freed ? Math.max(64, (f - garbage) / now) : perEntry * 2;
     evicted = now;
     freed = f;
     if (!gcAvailable()) break; // no exact measure: one estimated round only
@@ -185,7 +187,7 @@ function evictOldest(sources, targetBytes, { keepFraction = 0, maxRounds = 4, he
     s.ages(() => c++);
     return { name: s.name, entries_before: before[s.name], entries_after: c };
   });
-  return { details, heapFreed: freed, rounds };
+  return { details, heapFreed: freed, rounds, collected: rounds > 0 && gcAvailable() };
 }
 
 // Wires `client` (a discord.js Client) to memvisord and starts the memvisor client. Options:
@@ -219,7 +221,7 @@ function attach(client, options = {}) {
     if (Number.isSafeInteger(targetBytes)) {
       const r = evictOldest(evictable(client, seen, since, { people: false }), targetBytes, { keepFraction: 0, heapBefore });
       prune();
-      return { details: r.details };
+      return { details: r.details, collected: r.collected };
     }
     const before = cacheCounts(client);
     const cut = Date.now() - sweepLifetimeSeconds(lifetime, urgency) * 1000;
@@ -237,7 +239,7 @@ function attach(client, options = {}) {
     if (Number.isSafeInteger(targetBytes)) {
       const r = evictOldest(evictable(client, seen, since, { people: true }), targetBytes, { keepFraction: compactKeep, heapBefore });
       prune();
-      return { details: r.details };
+      return { details: r.details, collected: r.collected };
     }
     const before = cacheCounts(client);
     client.sweepers.sweepMessages(() => true);

@@ -7,7 +7,7 @@
 // long run (bench/discord_long_run.sh) run it under memvisord.
 //
 // Environment (all optional): SCENARIO_RATE messages/s (3000), SCENARIO_GUILDS (20),
-// SCENARIO_CHANNELS per guild (10), SCENARIO_AUTHORS distinct authors over the run (200000),
+// SCENARIO_CHANNELS per guild (10), SCENARIO_AUTHORS distinct authors (20000),
 // SCENARIO_CONTENT_BYTES per message (200), SCENARIO_CACHES `unlimited` (cache limits off, as
 // the reference bot's --bloat) or `seed` (the seed's limits), SCENARIO_PROGRESS_SECONDS (10).
 
@@ -18,7 +18,7 @@ const env = (name, def) => (process.env[name] ? Number(process.env[name]) : def)
 const RATE = env('SCENARIO_RATE', 3000);
 const GUILDS = env('SCENARIO_GUILDS', 20);
 const CHANNELS = env('SCENARIO_CHANNELS', 10);
-const AUTHORS = env('SCENARIO_AUTHORS', 200000);
+const AUTHORS = env('SCENARIO_AUTHORS', 20000);
 const CONTENT = env('SCENARIO_CONTENT_BYTES', 200);
 const PROGRESS = env('SCENARIO_PROGRESS_SECONDS', 10);
 const unlimited = (process.env.SCENARIO_CACHES ?? 'unlimited') === 'unlimited';

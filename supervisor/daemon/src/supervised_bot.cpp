@@ -18,6 +18,7 @@
 #include "memvisor/config/units.hpp"
 #include "memvisor/policy/schedule.hpp"
 #include "memvisor/daemon/peer_auth.hpp"
+#include "memvisor/policy/heap_watch.hpp"
 #include "memvisor/policy/settle.hpp"
 #include "memvisor/sampling/cgroup_memory.hpp"
 #include "memvisor/sampling/process_files.hpp"
@@ -588,6 +589,19 @@ void SupervisedBot::checkOom(std::uint64_t count, const std::string& when) {
 
 // ---- acting ------------------------------------------------------------------------------
 
+// State of one settle: the action, the bot's reply and the samples since the action was sent.
+struct PendingSettle {
+  policy::Intent intent;
+  policy::ActionResult result;
+  double duration_ms = 0;
+  proto::ActionResult reply;
+  policy::Settle settle;
+  std::chrono::steady_clock::time_point start;
+  std::uint64_t gen = 0;
+  bool replied = false;
+  bool cancelled = false;  // no reply, or a failed one: finished without a settle
+};
+
 void SupervisedBot::execute(const policy::Intent& intent) {
   if (intent.action == config::ActionKind::kAlert) {
     journal("alert", proto::Level::kWarn, intent.reason, intent.fields);
@@ -636,14 +650,16 @@ void SupervisedBot::execute(const policy::Intent& intent) {
   const auto t0 = Clock::now();
   const std::uint64_t gen = generation_;
   running_action_ = config::toString(intent.action);
-  // memvisord's own "before", from a fresh sample (the last one may be a poll interval old).
+  // memvisord's own "before", from a fresh sample (the last one may be a poll interval old);
+  // from here on it samples the bot until the figure settles after the reply (startSettle).
   std::optional<config::Bytes> before = last_metric_;
   if (sampler_) {
     if (auto s = sampler_->sample(t0)) before = metricOf(*s);
   }
+  std::shared_ptr<PendingSettle> pending = before ? startSettle(intent, *before) : nullptr;
   session_->request(
       req, intent.deadline,
-      [this, alive = std::weak_ptr<bool>(alive_), intent, t0, gen, before](Result<proto::Message> r) {
+      [this, alive = std::weak_ptr<bool>(alive_), intent, t0, gen, pending](Result<proto::Message> r) {
         if (alive.expired()) return;
         actionDone();
         const double took = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -670,54 +686,41 @@ void SupervisedBot::execute(const policy::Intent& intent) {
                       " answered after the bot restarted: " + policy::toString(res.outcome));
           return;
         }
-        if (reply && res.outcome == policy::Outcome::kOk && before && sampler_) {
-          settleThenFinish(intent, res, took, *reply, *before);
+        if (pending && reply && res.outcome == policy::Outcome::kOk) {
+          // What the bot says it freed: the exact heap figure when it has one (1.1), else its
+          // RSS drop. The settle loop finishes the action.
+          pending->result = res;
+          pending->duration_ms = took;
+          pending->reply = *reply;
+          pending->replied = true;
+          pending->settle.replied(std::max<std::int64_t>(0, reply->heap_freed_bytes.value_or(reply->freed_bytes)),
+                                  Clock::now());
           return;
         }
+        if (pending) pending->cancelled = true;
         finishAction(intent, res, took, reply);
       });
 }
 
-// State of one settle: the action, the bot's reply and the samples so far.
-struct PendingSettle {
-  policy::Intent intent;
-  policy::ActionResult result;
-  double duration_ms = 0;
-  proto::ActionResult reply;
-  policy::Settle settle;
-  std::chrono::steady_clock::time_point start;
-  std::uint64_t gen = 0;
-};
-
-void SupervisedBot::settleThenFinish(policy::Intent intent, policy::ActionResult result, double duration_ms,
-                                     proto::ActionResult reply, config::Bytes before) {
+std::shared_ptr<PendingSettle> SupervisedBot::startSettle(const policy::Intent& intent, config::Bytes before) {
+  if (!sampler_) return nullptr;
   const auto now = Clock::now();
-  auto first = sampler_->sample(now);
-  std::optional<config::Bytes> at_reply = first ? metricOf(*first) : std::nullopt;
-  if (!at_reply) {
-    finishAction(intent, result, duration_ms, reply);
-    return;
-  }
-  policy::SettleRule rule;
-  // What the bot says it freed: the exact heap figure when it has one (1.1), else its RSS drop.
-  const std::int64_t announced = reply.heap_freed_bytes.value_or(reply.freed_bytes);
-  rule.expect = std::max<std::int64_t>(0, announced);
-  auto pending = std::make_shared<PendingSettle>(PendingSettle{
-      std::move(intent), result, duration_ms, std::move(reply), policy::Settle(before, *at_reply, rule, now), now,
-      generation_});
-  settleStep(std::move(pending));
+  auto p = std::make_shared<PendingSettle>(PendingSettle{intent, {}, 0, {}, policy::Settle(before, before, {}, now),
+                                                         now, generation_, false, false});
+  settleStep(p);
+  return p;
 }
 
 void SupervisedBot::settleStep(std::shared_ptr<PendingSettle> p) {
   settle_timer_.expires_after(p->settle.rule().step);
   settle_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_), p](boost::system::error_code ec) {
-    if (ec || alive.expired() || p->gen != generation_ || !sampler_ || !process_.running()) return;
+    if (ec || alive.expired() || p->cancelled || p->gen != generation_ || !sampler_ || !process_.running()) return;
     const auto now = Clock::now();
     bool settled = true;
     if (auto s = sampler_->sample(now)) {
       if (auto m = metricOf(*s)) settled = p->settle.add(*m, now);
     }
-    if (!settled && !p->settle.done(now)) {
+    if (!p->replied || (!settled && !p->settle.done(now))) {
       settleStep(p);
       return;
     }
@@ -729,7 +732,7 @@ void SupervisedBot::settleStep(std::shared_ptr<PendingSettle> p) {
     if (p->reply.target_met) intent.fields["target_met"] = *p->reply.target_met ? "true" : "false";
     intent.fields["before"] = std::to_string(p->settle.before());
     intent.fields["after"] = std::to_string(p->settle.lowest());
-    intent.fields["settle_ms"] = ms(std::chrono::duration<double, std::milli>(now - p->start).count());
+    intent.fields["settle_ms"] = ms(std::chrono::duration<double, std::milli>(now - p->start).count() - p->duration_ms);
     intent.fields["settle_samples"] = std::to_string(p->settle.samples());
     auto result = p->result;
     result.freed_bytes = p->settle.freed();
@@ -967,7 +970,13 @@ void SupervisedBot::onSessionClosed(const std::shared_ptr<BotSession>& session,
   journal("session", proto::Level::kInfo, "bot disconnected: " + reason);
 }
 
-void SupervisedBot::onStats(const proto::Stats& stats) { last_stats_ = stats; }
+void SupervisedBot::onStats(const proto::Stats& stats) {
+  last_stats_ = stats;
+  // V8's heap is a limit of its own (protocol 1.1 heap_limit_bytes): alert as the seed does.
+  if (auto n = policy::watchHeap(heap_watch_, stats.mem.heap_used_bytes, stats.mem.heap_limit_bytes)) {
+    journalNotes({*n});
+  }
+}
 
 void SupervisedBot::onEvent(const proto::Event& event) {
   journal("bot_event", event.level, event.message,

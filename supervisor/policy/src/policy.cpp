@@ -317,6 +317,7 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
     ts.above_since.reset();
     if (!ts.armed && bytes < at - hyst) {
       ts.armed = true;
+      ts.rearmed_at = now;
       auto f = baseFields(p, bytes);
       f["threshold"] = t.at.toString();
       f["threshold_bytes"] = std::to_string(at);
@@ -416,7 +417,12 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
       d.actions.push_back(std::move(in));
       return d;
     }
-    if (coolingDown(s, action, t.cooldown, now)) return d;  // fires when the cooldown ends
+    // The cooldown holds back an action that did not bring the figure back below its
+    // threshold's re-arm level; one that did worked, and a new crossing gets it again.
+    const auto& ran = s.last_run[static_cast<int>(action)];
+    const auto& rearmed = s.thresholds[*origin].rearmed_at;
+    const bool worked = ran && rearmed && *rearmed > *ran;
+    if (!worked && coolingDown(s, action, t.cooldown, now)) return d;  // fires when the cooldown ends
     for (std::size_t i = 0; i < p.thresholds.size(); ++i) {
       // Lower thresholds crossed together are covered by this action.
       if (p.thresholds[i].action != ActionKind::kAlert && s.thresholds[i].armed &&

@@ -7,6 +7,12 @@ namespace memvisor::policy {
 Settle::Settle(config::Bytes before, config::Bytes at_reply, SettleRule rule, TimePoint start)
     : before_(before), last_(at_reply), lowest_(at_reply), rule_(rule), start_(start) {}
 
+void Settle::replied(config::Bytes expect, TimePoint now) {
+  rule_.expect = expect;
+  start_ = now;
+  quiet_ = 0;
+}
+
 bool Settle::add(config::Bytes bytes, TimePoint now) {
   ++samples_;
   quiet_ = last_ - bytes > rule_.quiet_bytes ? 0 : quiet_ + 1;

@@ -45,5 +45,18 @@ TEST(Settle, IsBoundedAndReportsGrowthWhenNothingFell) {
   EXPECT_EQ(s.freed(), -1 * kMiB) << "grew: the lowest sample after the reply is above the one before";
 }
 
+// memvisord samples from the moment it sends the action: a release that happens while the
+// bot is still busy (its own settle) counts, as it does in the bot's figure.
+TEST(Settle, CountsSamplesTakenBeforeTheReply) {
+  Settle s(300 * kMiB, 300 * kMiB, SettleRule{}, t0);
+  EXPECT_FALSE(s.add(200 * kMiB, t0 + 200ms));  // released during the bot's settle
+  EXPECT_FALSE(s.add(205 * kMiB, t0 + 400ms));
+  s.replied(100 * kMiB, t0 + 500ms);
+  EXPECT_FALSE(s.add(206 * kMiB, t0 + 700ms));
+  EXPECT_FALSE(s.add(207 * kMiB, t0 + 900ms));
+  EXPECT_TRUE(s.add(208 * kMiB, t0 + 1100ms));
+  EXPECT_EQ(s.freed(), 100 * kMiB);
+}
+
 }  // namespace
 }  // namespace memvisor::policy

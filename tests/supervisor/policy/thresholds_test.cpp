@@ -184,3 +184,29 @@ TEST(PolicyTargets, PeriodicActionsHaveNoTarget) {
 
 }  // namespace
 }  // namespace memvisor::policy::testing
+
+namespace memvisor::policy::testing {
+namespace {
+using namespace std::chrono_literals;
+
+// Issue 9: under fast growth a sweep that brought the figure below its re-arm level was held
+// back by its 60 s cooldown at the next crossing, and the bot ran into the hard ceiling. An
+// action that worked is not held back; one that did not still is.
+TEST(PolicyCooldown, DoesNotHoldBackAnActionThatWorked) {
+  Harness h;
+  ASSERT_EQ(actionOf(h.sample(0s, 75)), ActionKind::kTrim);
+  h.result(1s, ActionKind::kTrim, Outcome::kOk, 12);
+  EXPECT_FALSE(actionOf(h.sample(2s, 63)));  // below 70% - 5%: re-armed
+  EXPECT_EQ(actionOf(h.sample(10s, 75)), ActionKind::kTrim) << "10 s later, within the cooldown";
+}
+
+TEST(PolicyCooldown, StillHoldsBackAnActionThatDidNotBringTheFigureDown) {
+  Harness h;
+  ASSERT_EQ(actionOf(h.sample(0s, 85)), ActionKind::kSweep);
+  h.result(1s, ActionKind::kSweep, Outcome::kOk, 4);
+  EXPECT_FALSE(actionOf(h.sample(2s, 78)));  // below 80%, not below 75%: not re-armed
+  EXPECT_FALSE(actionOf(h.sample(10s, 79)));
+}
+
+}  // namespace
+}  // namespace memvisor::policy::testing

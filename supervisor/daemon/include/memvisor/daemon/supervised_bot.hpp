@@ -26,6 +26,7 @@
 #include "memvisor/detection/plan.hpp"
 #include "memvisor/journal/journal.hpp"
 #include "memvisor/policy/policy.hpp"
+#include "memvisor/policy/heap_watch.hpp"
 #include "memvisor/proto/messages.hpp"
 #include "memvisor/sampling/sampler.hpp"
 #include "memvisor/sampling/sys_paths.hpp"
@@ -126,10 +127,10 @@ class SupervisedBot {
   void actionDone();
   void finishAction(const policy::Intent& intent, policy::ActionResult result, double duration_ms,
                     const std::optional<proto::ActionResult>& reply);
-  // After a successful reply: samples the bot until its figure settles (policy::Settle) and
-  // finishes the action with memvisord's own before/after, the bot's figures beside it.
-  void settleThenFinish(policy::Intent intent, policy::ActionResult result, double duration_ms,
-                        proto::ActionResult reply, config::Bytes before);
+  // From sending an action: samples the bot (policy::Settle) until its figure settles after
+  // a successful reply, then finishes the action with memvisord's own before/after (the
+  // lowest sample), the bot's figures beside it.
+  std::shared_ptr<struct PendingSettle> startSettle(const policy::Intent& intent, config::Bytes before);
   void settleStep(std::shared_ptr<struct PendingSettle> pending);
   void journal(const std::string& kind, proto::Level level, const std::string& message,
                std::map<std::string, std::string> fields = {});
@@ -160,6 +161,7 @@ class SupervisedBot {
   std::optional<sampling::BotSample> last_sample_;
   std::optional<config::Bytes> last_metric_;
   std::optional<proto::Stats> last_stats_;
+  policy::HeapWatch heap_watch_;  // the heap alert on the bot's stats (V8 heap limit)
   std::optional<std::uint64_t> oom_baseline_;  // cgroup oom_kill counter seen last
   std::int64_t oom_kills_ = 0;
   // At most one trim/sweep/compact outstanding per bot (PROTOCOL.md section 9): the one out,

@@ -9,7 +9,8 @@
 //   2 x its deadline + 1 s.
 // - thresholds: fire when armed and sustained (N samples or a duration); the most severe of
 //   those crossed together wins and covers the lower ones; a fired threshold re-arms only
-//   below at - hysteresis; an action is not repeated within its threshold's cooldown.
+//   below at - hysteresis; an action is not repeated within its threshold's cooldown unless
+//   the threshold re-armed since (the action brought the figure below at - hysteresis).
 // - escalation (trim -> sweep -> compact -> restart, capped by escalation.max_action): at
 //   once when the episode's action failed, timed out, had no session or freed < min_freed;
 //   otherwise when the figure is still >= the threshold once the cooldown has passed. An
@@ -108,6 +109,10 @@ struct ThresholdState {
   bool armed = true;
   std::optional<TimePoint> above_since;
   int above_samples = 0;
+  // When the figure last fell below at - hysteresis after this threshold fired: its action
+  // worked. A new crossing after that is not held back by the cooldown (issue 9: under fast
+  // growth a sweep that freed its target was blocked for 60 s and the bot hit the ceiling).
+  std::optional<TimePoint> rearmed_at;
 };
 
 // The action the policy is waiting on, and the escalation context it belongs to.

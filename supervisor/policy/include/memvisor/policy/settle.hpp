@@ -27,6 +27,10 @@ class Settle {
   using TimePoint = std::chrono::steady_clock::time_point;
   // `before`: the figure when the action was sent; `at_reply`: the first sample after it.
   Settle(config::Bytes before, config::Bytes at_reply, SettleRule rule, TimePoint start);
+  // The bot has answered: from now on the settle rules apply (bound and quiet samples count
+  // from here), with `expect` what the bot says it freed. Samples added before (during the
+  // action) count for the lowest figure: under traffic the release can come before the reply.
+  void replied(config::Bytes expect, TimePoint now);
   // Adds a sample; true once the figure has settled (or the bound has passed).
   bool add(config::Bytes bytes, TimePoint now);
   bool done(TimePoint now) const;
