@@ -133,7 +133,7 @@ function evictable(client, seen, since, { people }) {
 // round's size comes from the heap's mean bytes per entry; later rounds from what the rounds
 // so far really freed per entry. `heapBefore` is where freeing is counted from (the client's
 // baseline when the request arrived; default: now). Returns { details, heapFreed, rounds }.
-function evictOldest(sources, targetBytes, { keepFraction = 0, maxRounds = 4, heapBefore } = {}) {
+function evictOldest(sources, targetBytes, { keepFraction = 0, maxRounds = 5, heapBefore } = {}) {
   const before = {};
   const ages = [];
   for (const s of sources) {
@@ -162,7 +162,9 @@ function evictOldest(sources, targetBytes, { keepFraction = 0, maxRounds = 4, he
   let perEntry = total > 0 ? Math.max(64, base / total) : 0;
   while (freed < goal && evicted < total - floor && rounds < maxRounds) {
     // Ask for a little more than the estimate: a round that falls short costs a full GC.
-    const want = Math.ceil(((goal - freed) / perEntry) * 1.15);
+    // At least as many as evicted so far: a round that fell short (an estimate thrown off by
+    // garbage the first collection also freed) doubles, so a few rounds always get there.
+    const want = Math.max(Math.ceil(((goal - freed) / perEntry) * 1.15), evicted);
     const upTo = Math.min(total - floor, evicted + Math.max(1, want));
     const cut = sorted[upTo - 1];
     for (const s of sources) s.evict(cut);
