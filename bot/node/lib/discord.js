@@ -221,9 +221,15 @@ function attach(client, options = {}) {
   // lifetimes shortened by urgency.
   mv.onSweep(({ urgency, targetBytes, heapBefore }) => {
     if (Number.isSafeInteger(targetBytes)) {
+      const people = { members: cacheCounts(client).members, users: client.users.cache.size };
       const r = evictOldest(evictable(client, seen, since, { people: false }), targetBytes, { keepFraction: 0, heapBefore });
       prune();
-      return { details: r.details, collected: r.collected };
+      // Members and users are not swept, but they are cached entries: report them too, so
+      // that "entries kept" covers every cache.
+      const now = cacheCounts(client);
+      const details = [...r.details, { name: 'members', entries_before: people.members, entries_after: now.members },
+        { name: 'users', entries_before: people.users, entries_after: now.users }];
+      return { details, collected: r.collected };
     }
     const before = cacheCounts(client);
     const cut = Date.now() - sweepLifetimeSeconds(lifetime, urgency) * 1000;
