@@ -190,7 +190,9 @@ for r in d["data"]["result"]:
 PY
 }
 bot_pid_in_ns() { status_field pid; }
-journal_has() { "${compose[@]}" logs --no-color memvisord 2>/dev/null | grep -q -- "$1"; }
+# The whole log first: `grep -q` quitting early would SIGPIPE docker-compose and, with
+# pipefail, fail the check although it matched.
+journal_has() { local log; log=$("${compose[@]}" logs --no-color memvisord 2>/dev/null); grep -q -- "$1" <<<"$log"; }
 
 wait_for 60 "refbot connected to memvisord" connected_to
 botpid=$(bot_pid_in_ns)
