@@ -96,4 +96,13 @@ std::optional<LifecycleOp> parseLifecycleOp(std::string_view s) {
 
 std::string typeName(const Message& m) { return std::visit(TypeNamer{}, m); }
 
+std::optional<std::uint64_t> idOf(const Message& m) {
+  return std::visit(
+      [](const auto& x) -> std::optional<std::uint64_t> {
+        if constexpr (requires { x.id; }) return x.id;  // uint64_t or optional<uint64_t>
+        return std::nullopt;
+      },
+      m);
+}
+
 }  // namespace memvisor::proto

@@ -426,8 +426,28 @@ TEST(ControlServer, ClosesAnIdleConnection) {
   const int fd = testing::connectRaw(h.path());
   testing::sendRaw(fd, testing::helloFrame());
   auto r = testing::readFrames(fd, 5s);
-  EXPECT_EQ(r.frames.size(), 1u);  // the welcome, then EOF
+  ASSERT_EQ(r.frames.size(), 2u);  // the welcome, the reason, then EOF
+  EXPECT_EQ(std::get<proto::ErrorMsg>(r.frames[1]).code, proto::errc::kTimeout);
+  EXPECT_FALSE(std::get<proto::ErrorMsg>(r.frames[1]).id.has_value());
   EXPECT_TRUE(r.eof);
+  ::close(fd);
+}
+
+// PROTOCOL.md 4 and 6: `error` is a type control may send; a reply whose id matches no
+// request (memvisord sends control none) is ignored and the connection stays.
+TEST(ControlServer, IgnoresAnErrorReplyWithAnUnknownId) {
+  Harness h;
+  ASSERT_TRUE(h.start().ok());
+  const int fd = testing::connectRaw(h.path());
+  testing::sendRaw(fd, testing::helloFrame() +
+                           proto::encodeFrame(proto::ErrorMsg{77, proto::errc::kInternal, "?"}) +
+                           proto::encodeFrame(proto::StatusRequest{3, {}}));
+  auto r = testing::readFrames(fd, 5s, 2);
+  ASSERT_EQ(r.frames.size(), 2u);
+  const auto* res = std::get_if<proto::StatusResult>(&r.frames[1]);
+  ASSERT_NE(res, nullptr) << proto::typeName(r.frames[1]);
+  EXPECT_EQ(res->id, 3u);
+  EXPECT_FALSE(r.eof);
   ::close(fd);
 }
 
@@ -518,13 +538,97 @@ TEST(ControlServer, AdmitsAMemberOfAnAllowedGroup) {
 TEST(ControlServer, RefusesConnectionsBeyondTheLimit) {
   Options opt;
   opt.max_connections = 1;
+  opt.privileged_reserve = 0;
   Harness h(opt);
+  h.backend().reply_delay_ms = 3000;  // the first connection is busy: nothing to evict
   ASSERT_TRUE(h.start().ok());
   auto first = connectClient(h.path());
+  ASSERT_TRUE(first.send(proto::RunRequest{1, "amayo", proto::Action::kTrim}).ok());
+  for (int i = 0; i < 500 && h.backend().handled.load() < 1; ++i) std::this_thread::sleep_for(10ms);
   auto second = ctl::Client::connect(h.path(), 5s);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error().code, proto::errc::kBusy);
   EXPECT_TRUE(h.waitNotice(Notice::Kind::kTooManyConnections, 2s));
+}
+
+// A connection that said hello and is held open (read or not) by the test.
+int idleConnection(const std::string& path) {
+  const int fd = testing::connectRaw(path);
+  testing::sendRaw(fd, testing::helloFrame());
+  testing::readFrames(fd, 2s, 1);  // the welcome
+  return fd;
+}
+
+// Idle connections filling the cap lock out nobody with root's or memvisord's uid: the
+// longest-idle one is closed with `busy` to make room; other uids still get `busy`.
+TEST(ControlServer, LetsRootInPastIdleConnectionsThatFillTheCap) {
+  Options opt;
+  opt.max_connections = 2;
+  opt.mode = 0666;
+  opt.allow_uids = {65534};
+  Harness h(opt);
+  ASSERT_TRUE(h.start().ok());
+  const int oldest = idleConnection(h.path());
+  std::this_thread::sleep_for(20ms);
+  const int newer = idleConnection(h.path());
+  const std::string path = h.path();
+  const int status = asNobody([&] {
+    auto c = ctl::Client::connect(path, std::chrono::milliseconds(5000));
+    return !c.ok() && c.error().code == proto::errc::kBusy ? 0 : 10;
+  });
+  EXPECT_EQ(status, 0) << "an unprivileged peer must not evict anyone";
+  auto root = connectClient(h.path());
+  auto st = root.request(proto::StatusRequest{}, 5s);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  auto evicted = testing::readFrames(oldest, 5s);
+  ASSERT_EQ(evicted.frames.size(), 1u);
+  EXPECT_EQ(std::get<proto::ErrorMsg>(evicted.frames[0]).code, proto::errc::kBusy);
+  EXPECT_TRUE(evicted.eof);
+  auto kept = testing::readFrames(newer, 200ms);
+  EXPECT_TRUE(kept.frames.empty());
+  EXPECT_FALSE(kept.eof);
+  ::close(oldest);
+  ::close(newer);
+}
+
+// Connections that are all busy are not evicted: root gets one of the reserved slots, and
+// beyond those is told `busy` like everybody else.
+TEST(ControlServer, GivesRootAReservedSlotWhenNoConnectionIsIdle) {
+  Options opt;
+  opt.max_connections = 1;
+  opt.privileged_reserve = 1;
+  Harness h(opt);
+  h.backend().reply_delay_ms = 3000;  // keeps the first connection busy
+  ASSERT_TRUE(h.start().ok());
+  const int busy = testing::connectRaw(h.path());
+  testing::sendRaw(busy, testing::helloFrame() + proto::encodeFrame(proto::RunRequest{
+                                                     1, "amayo", proto::Action::kTrim}));
+  testing::readFrames(busy, 2s, 1);
+  for (int i = 0; i < 500 && h.backend().handled.load() < 1; ++i) std::this_thread::sleep_for(10ms);
+  auto reserved = ctl::Client::connect(h.path(), 5s);
+  ASSERT_TRUE(reserved.ok()) << reserved.error().code << ": " << reserved.error().message;
+  ASSERT_TRUE(reserved->send(proto::RunRequest{9, "amayo", proto::Action::kTrim}).ok());  // busy
+  for (int i = 0; i < 500 && h.backend().handled.load() < 2; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(h.backend().handled.load(), 2);
+  auto third = ctl::Client::connect(h.path(), 5s);
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, proto::errc::kBusy);
+  ::close(busy);
+}
+
+// PROTOCOL.md 7.5: a subscription naming no configured bot is unknown_bot, not an ack.
+TEST(ControlServer, AnswersUnknownBotToASubscriptionForABotThatDoesNotExist) {
+  Harness h;
+  ASSERT_TRUE(h.start().ok());
+  auto c = connectClient(h.path());
+  auto r = c.request(proto::Subscribe{0, std::string("nobody"), 60000, true}, 5s);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto* e = std::get_if<proto::ErrorMsg>(&*r);
+  ASSERT_NE(e, nullptr) << proto::typeName(*r);
+  EXPECT_EQ(e->code, proto::errc::kUnknownBot);
+  auto ok = c.request(proto::Subscribe{0, std::string("amayo"), 60000, false}, 5s);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_TRUE(std::holds_alternative<proto::Ack>(*ok)) << proto::typeName(*ok);
 }
 
 std::vector<proto::JournalEntry> entriesOf(const std::vector<proto::Message>& frames) {
@@ -582,7 +686,7 @@ TEST(ControlServer, StreamsABacklogLargerThanTheQueueBound) {
   Harness h(opt);
   ASSERT_TRUE(h.start().ok());
   h.onIo([&] {
-    for (int i = 0; i < 3000; ++i) {
+    for (int i = 0; i < 2000; ++i) {  // ~0.7 MiB: within the journal's backlog bound
       h.journal().record({testing::wallMs(),
                           "amayo",
                           "action",
@@ -594,11 +698,11 @@ TEST(ControlServer, StreamsABacklogLargerThanTheQueueBound) {
   const int fd = testing::connectRaw(h.path());
   testing::sendRaw(fd, testing::helloFrame() +
                            proto::encodeFrame(proto::Subscribe{1, std::nullopt, 3600000, false}));
-  auto r = testing::readFrames(fd, 10s, 3002);
-  ASSERT_EQ(r.frames.size(), 3002u);
-  EXPECT_EQ(entriesOf(r.frames).size(), 3000u);
-  EXPECT_EQ(std::get<proto::JournalEntry>(r.frames[3000]).message, "entry 2999");
-  EXPECT_TRUE(std::holds_alternative<proto::Ack>(r.frames[3001]));
+  auto r = testing::readFrames(fd, 10s, 2002);
+  ASSERT_EQ(r.frames.size(), 2002u);
+  EXPECT_EQ(entriesOf(r.frames).size(), 2000u);
+  EXPECT_EQ(std::get<proto::JournalEntry>(r.frames[2000]).message, "entry 1999");
+  EXPECT_TRUE(std::holds_alternative<proto::Ack>(r.frames[2001]));
   ::close(fd);
 }
 

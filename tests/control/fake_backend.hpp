@@ -4,6 +4,7 @@
 // for the bot), and journal entries for what it does, like memvisord's.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -72,7 +73,7 @@ class FakeBackend : public ControlBackend {
   }
 
   std::int64_t reply_delay_ms = 20;
-  int handled = 0;
+  std::atomic<int> handled{0};  // read by the test thread while the io thread counts
 
   // A large host: `n` more running bots shard-0001..., for answers larger than a frame.
   void addBots(int n) {
@@ -99,6 +100,13 @@ class FakeBackend : public ControlBackend {
         std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(reply_delay_ms));
     timer->async_wait([timer, reply = std::move(reply), result = std::move(result)](
                           boost::system::error_code) mutable { reply(std::move(result)); });
+  }
+
+  Result<void> checkBot(const std::string& bot) const override {
+    for (const auto& b : bots_) {
+      if (b.name == bot) return okResult();
+    }
+    return Error{proto::errc::kUnknownBot, "no bot named \"" + bot + "\""};
   }
 
  private:

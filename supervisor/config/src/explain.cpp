@@ -144,13 +144,16 @@ Lines policyLines(const BotConfig& b) {
 
 Lines daemonLines(const DaemonConfig& d) {
   char mode[8];
-  std::snprintf(mode, sizeof mode, "%04o", d.control_mode);
+  const ControlSocketAccess access = controlSocketAccess(d);
+  std::snprintf(mode, sizeof mode, "%04o", access.mode);
   std::string uids, gids;
   for (auto u : d.allowed_uids) uids += (uids.empty() ? "" : ",") + std::to_string(u);
   for (auto g : d.allowed_gids) gids += (gids.empty() ? "" : ",") + std::to_string(g);
   return {
       {"bot_socket", d.bot_socket},
-      {"control_socket", d.control_socket + " (mode " + mode + ")"},
+      {"control_socket", d.control_socket + " (mode " + mode +
+                             (access.gid ? ", group " + std::to_string(*access.gid) : "") +
+                             (d.control_mode ? "" : ", derived from the allowed peers") + ")"},
       {"allowed_uids", uids.empty() ? "(root and memvisord's own uid)" : uids},
       {"allowed_gids", gids.empty() ? "(none)" : gids},
       {"journal.format", d.journal.format == journal::Format::kJson ? "json" : "logfmt"},

@@ -79,4 +79,16 @@ const BotConfig* Config::findBot(std::string_view name) const {
   return nullptr;
 }
 
+ControlSocketAccess controlSocketAccess(const DaemonConfig& d) {
+  ControlSocketAccess a;
+  if (d.allowed_uids.empty() && d.allowed_gids.size() == 1) {
+    a.mode = 0660;
+    a.gid = d.allowed_gids.front();
+  } else if (!d.allowed_uids.empty() || !d.allowed_gids.empty()) {
+    a.mode = 0666;
+  }
+  if (d.control_mode) a.mode = *d.control_mode;
+  return a;
+}
+
 }  // namespace memvisor::config

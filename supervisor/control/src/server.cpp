@@ -219,7 +219,21 @@ void ControlServer::onAccepted(local::socket socket) {
     session->refuse(proto::errc::kNotPermitted, msg);
     return;
   }
-  if (sessions_.size() > options_.max_connections) {
+  const bool privileged = peer.uid == 0 || peer.uid == ::geteuid();
+  if (sessions_.size() > options_.max_connections && privileged) {
+    // The operator must never be locked out by connections that sit there: evict the
+    // longest-idle one, or use a reserved slot.
+    if (!evictIdle(id) &&
+        sessions_.size() > options_.max_connections + options_.privileged_reserve) {
+      const std::string msg = "too many control connections (" +
+                              std::to_string(options_.max_connections) + " + " +
+                              std::to_string(options_.privileged_reserve) +
+                              " reserved, none idle); try again later";
+      notify(Notice{Notice::Kind::kTooManyConnections, peer, msg});
+      session->refuse(proto::errc::kBusy, msg);
+      return;
+    }
+  } else if (sessions_.size() > options_.max_connections) {
     const std::string msg = "too many control connections (" +
                             std::to_string(options_.max_connections) + "); try again later";
     notify(Notice{Notice::Kind::kTooManyConnections, peer, msg});
@@ -230,6 +244,25 @@ void ControlServer::onAccepted(local::socket socket) {
 }
 
 void ControlServer::remove(std::uint64_t session_id) { sessions_.erase(session_id); }
+
+bool ControlServer::evictIdle(std::uint64_t newcomer) {
+  std::shared_ptr<Session> victim;
+  for (const auto& [id, s] : sessions_) {
+    if (id == newcomer || !s->idle()) continue;
+    if (!victim || s->lastActive() < victim->lastActive()) victim = s;
+  }
+  if (!victim) return false;
+  const auto idle_for = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - victim->lastActive());
+  const std::string msg = "closed after " + std::to_string(idle_for.count()) +
+                          " ms idle to make room for a privileged connection (" +
+                          std::to_string(options_.max_connections) + " connections at once)";
+  notify(Notice{Notice::Kind::kTooManyConnections, victim->peer(), msg});
+  // It leaves the table once its error is written (or the linger passed); until then the
+  // table holds one more than the cap, and the next privileged peer evicts another.
+  victim->refuse(proto::errc::kBusy, msg);
+  return true;
+}
 
 void ControlServer::notify(Notice n) const {
   if (options_.on_notice) options_.on_notice(n);

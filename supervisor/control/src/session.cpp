@@ -19,17 +19,6 @@ namespace {
 // backlog never counts against the slow-subscriber bound.
 constexpr std::size_t kLowWater = 64 * 1024;
 
-std::optional<std::uint64_t> requestId(const proto::Message& m) {
-  return std::visit(
-      [](const auto& x) -> std::optional<std::uint64_t> {
-        if constexpr (requires { x.id; }) {
-          if constexpr (std::is_same_v<std::decay_t<decltype(x.id)>, std::uint64_t>) return x.id;
-        }
-        return std::nullopt;
-      },
-      m);
-}
-
 }  // namespace
 
 Session::Session(ControlServer& server, std::uint64_t id,
@@ -59,6 +48,11 @@ void Session::stopFromServer() {
   close();
 }
 
+bool Session::idle() const {
+  const bool following = subscribed_ && sub_token_ != 0;
+  return !closed_ && !closing_ && pending_ == 0 && !following && queue_.empty();
+}
+
 void Session::read() {
   socket_.async_read_some(
       asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
@@ -85,6 +79,7 @@ void Session::read() {
 }
 
 void Session::onFrame(const std::string& frame) {
+  last_active_ = std::chrono::steady_clock::now();
   auto decoded = proto::decode(frame);
   if (!decoded) {
     fail(decoded.error().code, decoded.error().message, std::nullopt);
@@ -93,7 +88,7 @@ void Session::onFrame(const std::string& frame) {
   proto::Message m = std::move(decoded).value();
   const bool was_established = handshake_.established();
   if (auto ok = handshake_.accept(m); !ok) {
-    fail(ok.error().code, ok.error().message, requestId(m));
+    fail(ok.error().code, ok.error().message, proto::idOf(m));
     return;
   }
   if (!was_established) {
@@ -129,6 +124,11 @@ void Session::dispatch(proto::Message m) {
     subscribe(*s);
     return;
   }
+  if (std::holds_alternative<proto::ErrorMsg>(m)) {
+    // Section 6 lets a control peer send `error`; memvisord sends it no requests, so the id
+    // matches nothing and section 4 says such a reply is ignored.
+    return;
+  }
   const bool is_request = std::holds_alternative<proto::StatusRequest>(m) ||
                           std::holds_alternative<proto::RunRequest>(m) ||
                           std::holds_alternative<proto::LifecycleRequest>(m) ||
@@ -136,7 +136,7 @@ void Session::dispatch(proto::Message m) {
                           std::holds_alternative<proto::ReloadRequest>(m);
   if (!is_request) {
     fail(proto::errc::kUnexpected, "\"" + proto::typeName(m) + "\" is not a control request",
-         requestId(m));
+         proto::idOf(m));
     return;
   }
   ++pending_;
@@ -149,6 +149,7 @@ void Session::dispatch(proto::Message m) {
 void Session::reply(proto::Message m) {
   if (pending_ > 0) --pending_;
   if (closed_ || closing_) return;
+  last_active_ = std::chrono::steady_clock::now();
   // An answer larger than a frame goes in parts to a client that can reassemble them, all
   // queued here at once so that nothing comes between them (PROTOCOL.md 7.6); a 1.0 client
   // gets a too_large error that tells it how to ask for less, and keeps its connection.
@@ -164,7 +165,7 @@ void Session::reply(proto::Message m) {
                   "(protocol 1.1) to receive it in several frames"
                 : ": " + frames.error().message);
     enqueue(proto::encodeFrame(
-                proto::ErrorMsg{requestId(m), proto::errc::kTooLarge, std::move(message)}),
+                proto::ErrorMsg{proto::idOf(m), proto::errc::kTooLarge, std::move(message)}),
             false);
   }
   armTimer(server_->options_.idle_timeout);
@@ -176,6 +177,14 @@ void Session::subscribe(const proto::Subscribe& s) {
                                                "this connection already has a subscription"}),
             false);
     return;
+  }
+  if (s.bot) {
+    if (auto known = server_->backend_.checkBot(*s.bot); !known) {
+      enqueue(proto::encodeFrame(
+                  proto::ErrorMsg{s.id, known.error().code, known.error().message}),
+              false);
+      return;
+    }
   }
   subscribed_ = true;
   sub_bot_ = s.bot;
@@ -284,7 +293,10 @@ void Session::onTimer() {
     armTimer(server_ ? server_->options_.idle_timeout : std::chrono::milliseconds(1000));
     return;
   }
-  close();  // idle
+  // Idle (section 5): say so, so that a client can tell this from a crash, then close.
+  refuse(proto::errc::kTimeout,
+         "idle for " + std::to_string(server_ ? server_->options_.idle_timeout.count() : 0) +
+             " ms with no request running: closed (connect again when needed)");
 }
 
 void Session::fail(const std::string& code, const std::string& message,

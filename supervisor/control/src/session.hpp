@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
@@ -28,6 +29,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void refuse(const std::string& code, const std::string& message);
   // Closes now without telling the server (the server is stopping).
   void stopFromServer();
+
+  // Nothing running for the peer: no request pending, not following, nothing to write,
+  // not already closing. Such a connection may be evicted for a privileged one.
+  bool idle() const;
+  std::chrono::steady_clock::time_point lastActive() const { return last_active_; }
+  const PeerCred& peer() const { return peer_; }
+  std::uint64_t id() const { return id_; }
 
  private:
   void read();
@@ -61,6 +69,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   int pending_ = 0;  // backend requests not yet answered
   bool parts_ = false;  // the client announced capability "parts": large answers in parts
+  std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();
 
   // Journal subscription: backlog streamed as the queue drains, then Ack, then live.
   bool subscribed_ = false;

@@ -86,7 +86,9 @@ void BotSession::onFrame(const std::string& frame) {
     return;
   }
   if (auto ok = handshake_.accept(*decoded); !ok) {
-    fail(ok.error().code, ok.error().message);
+    // Section 4: an error answering a frame that had an id carries it (a pong before hello,
+    // a control request sent by a bot).
+    fail(ok.error().code, ok.error().message, proto::idOf(*decoded));
     return;
   }
   onMessage(std::move(decoded.value()));
@@ -210,15 +212,28 @@ void BotSession::write() {
                     });
 }
 
-void BotSession::fail(const std::string& code, const std::string& message) {
+void BotSession::fail(const std::string& code, const std::string& message,
+                      std::optional<std::uint64_t> id) {
   if (closed_ || closing_) return;
   if (hooks_.on_notice) hooks_.on_notice(peer_, code, message);
+  sendErrorAndClose(code, message, id, "protocol error: " + code + ": " + message);
+}
+
+void BotSession::closeWithError(const std::string& code, const std::string& message) {
+  if (closed_ || closing_) return;
+  sendErrorAndClose(code, message, std::nullopt, message);
+}
+
+void BotSession::sendErrorAndClose(const std::string& code, const std::string& message,
+                                   std::optional<std::uint64_t> id,
+                                   const std::string& reason) {
   proto::ErrorMsg err;
+  err.id = id;
   err.code = code;
   err.message = message;
   send(err);
   closing_ = true;
-  closing_reason_ = "protocol error: " + code + ": " + message;
+  closing_reason_ = reason;
   // The error frame gets a moment to leave; a peer that never reads does not hold us.
   linger_timer_.expires_after(options_.close_linger);
   linger_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {

@@ -263,7 +263,9 @@ int runDaemon(const DaemonOptions& options) {
 
   control::Options co;
   co.path = cfg.daemon.control_socket;
-  co.mode = static_cast<mode_t>(cfg.daemon.control_mode);
+  const config::ControlSocketAccess access = config::controlSocketAccess(cfg.daemon);
+  co.mode = static_cast<mode_t>(access.mode);
+  if (access.gid) co.group = std::to_string(*access.gid);
   for (auto u : cfg.daemon.allowed_uids) co.allow_uids.push_back(u);
   for (auto g : cfg.daemon.allowed_gids) co.allow_gids.push_back(g);
   co.proc_root = options.paths.proc_root;

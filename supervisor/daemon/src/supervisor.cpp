@@ -342,7 +342,12 @@ SupervisedBot* Supervisor::botOf(const std::shared_ptr<BotSession>& session) {
 
 // ---- control backend ---------------------------------------------------------------------
 
-std::string Supervisor::unknownBot(const std::string& name) {
+Result<void> Supervisor::checkBot(const std::string& bot) const {
+  if (bots_.count(bot) != 0) return okResult();
+  return Error{proto::errc::kUnknownBot, unknownBot(bot)};
+}
+
+std::string Supervisor::unknownBot(const std::string& name) const {
   std::string known;
   for (const auto& n : order_) known += (known.empty() ? "" : ", ") + n;
   return "no bot named \"" + name + "\" (configured: " + (known.empty() ? "none" : known) + ")";

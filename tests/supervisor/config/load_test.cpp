@@ -169,6 +169,34 @@ TEST(LoadConfig, AppliesDefaultsForAMinimalBot) {
   EXPECT_EQ(b.policy.hard_ceiling->resolve(b.policy.limit), static_cast<Bytes>(281.6 * kMiB));
 }
 
+// PROTOCOL.md 1: 0600 unless the config lets someone else in; an explicit mode wins.
+TEST(LoadConfig, DerivesTheControlSocketModeFromTheAllowedPeers) {
+  struct Case {
+    const char* daemon;
+    std::uint32_t mode;
+    std::optional<std::uint32_t> gid;
+  };
+  const Case cases[] = {
+      {"{}", 0600, std::nullopt},
+      {"{allowed_gids: [50]}", 0660, 50},
+      {"{allowed_gids: [50, 51]}", 0666, std::nullopt},
+      {"{allowed_uids: [1000]}", 0666, std::nullopt},
+      {"{allowed_uids: [1000], allowed_gids: [50]}", 0666, std::nullopt},
+      {"{control_mode: \"0640\", allowed_gids: [50]}", 0640, 50},
+      {"{control_mode: \"0600\", allowed_uids: [1000]}", 0600, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    auto r = loadConfigString(std::string("daemon: ") + c.daemon +
+                                  "\nbots:\n  - name: b\n    limit: 256MiB\n"
+                                  "    spawn: {command: [./bot]}\n",
+                              "mode.yaml");
+    ASSERT_TRUE(r.ok()) << c.daemon << ": " << r.error().message;
+    const auto access = controlSocketAccess(r->daemon);
+    EXPECT_EQ(access.mode, c.mode) << c.daemon;
+    EXPECT_EQ(access.gid, c.gid) << c.daemon;
+  }
+}
+
 TEST(LoadConfig, ReadsAFileAndNamesItInErrors) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("memvisor-config-" + std::to_string(::getpid()));

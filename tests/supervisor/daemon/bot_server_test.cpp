@@ -17,7 +17,8 @@
 #include "memvisor/daemon/peer_auth.hpp"
 #include "memvisor/proto/codec.hpp"
 
-#include "run_until.hpp"  // tests/support
+#include "raw_bot_client.hpp"  // tests/support
+#include "run_until.hpp"
 
 namespace memvisor::daemon {
 namespace {
@@ -25,66 +26,8 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
+using memvisor::testing::RawClient;
 using memvisor::testing::runUntil;
-
-// A raw, non-blocking client: the test thread also runs the io_context.
-class RawClient {
- public:
-  explicit RawClient(const std::string& path) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::fcntl(fd_, F_SETFL, O_NONBLOCK);
-  }
-  ~RawClient() { ::close(fd_); }
-  bool connected() const { return connected_; }
-  void sendRaw(const std::string& bytes) {
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-      const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<std::size_t>(n);
-    }
-  }
-  void send(const proto::Message& m) { sendRaw(proto::encodeFrame(m)); }
-  // Reads what is available; true once the server closed the connection.
-  bool poll() {
-    char buf[4096];
-    while (true) {
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n > 0) {
-        in_.append(buf, static_cast<std::size_t>(n));
-        continue;
-      }
-      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) eof_ = true;
-      break;
-    }
-    std::size_t nl;
-    while ((nl = in_.find('\n')) != std::string::npos) {
-      auto m = proto::decode(in_.substr(0, nl));
-      if (m) frames.push_back(std::move(m.value()));
-      in_.erase(0, nl + 1);
-    }
-    return eof_;
-  }
-  bool eof() const { return eof_; }
-  template <typename T>
-  const T* last() const {
-    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
-      if (const auto* v = std::get_if<T>(&*it)) return v;
-    }
-    return nullptr;
-  }
-  std::vector<proto::Message> frames;
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-  bool eof_ = false;
-  std::string in_;
-};
 
 proto::Hello hello(const std::string& name) {
   proto::Hello h;
@@ -229,6 +172,43 @@ TEST_F(BotServerTest, RefusesAFirstFrameThatIsNotHello) {
   const auto* e = c.last<proto::ErrorMsg>();
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->code, proto::errc::kUnexpected);
+}
+
+// PROTOCOL.md 4: an error answering a frame that had an id carries that id, on the bot
+// socket as on the control socket.
+TEST_F(BotServerTest, EchoesTheFramesIdInTheErrorForAReplyBeforeHello) {
+  start();
+  RawClient c(path_);
+  c.send(proto::Pong{41, {}});
+  ASSERT_TRUE(runUntil(io_, [&] { return c.poll(); }));
+  const auto* e = c.last<proto::ErrorMsg>();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->code, proto::errc::kUnexpected);
+  EXPECT_EQ(e->id, std::optional<std::uint64_t>(41));
+}
+
+TEST_F(BotServerTest, EchoesTheFramesIdInTheErrorForAControlRequestFromABot) {
+  start();
+  auto c = admitted("amayo");
+  c->send(proto::StatusRequest{42, {}});
+  ASSERT_TRUE(runUntil(io_, [&] { return c->poll(); }));
+  const auto* e = c->last<proto::ErrorMsg>();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->code, proto::errc::kUnexpected);
+  EXPECT_EQ(e->id, std::optional<std::uint64_t>(42));
+}
+
+TEST_F(BotServerTest, SendsTheReasonBeforeClosingWhenTheDaemonClosesWithAnError) {
+  start();
+  auto c = admitted("amayo");
+  session_->closeWithError(proto::errc::kReplaced, "replaced by a new connection");
+  ASSERT_TRUE(runUntil(io_, [&] { return c->poll(); }));
+  const auto* e = c->last<proto::ErrorMsg>();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->code, proto::errc::kReplaced);
+  EXPECT_FALSE(e->id.has_value());
+  ASSERT_TRUE(runUntil(io_, [&] { return closed_.size() == 1; }));
+  EXPECT_NE(closed_[0].find("replaced"), std::string::npos) << closed_[0];
 }
 
 TEST_F(BotServerTest, ClosesTheConnectionWhenNoHelloComesInTime) {

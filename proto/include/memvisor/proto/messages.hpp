@@ -43,6 +43,8 @@ inline constexpr const char* kBadConfig = "bad_config";
 inline constexpr const char* kInternal = "internal";
 // 1.1: an answer larger than one frame, for a client that did not announce kCapParts.
 inline constexpr const char* kTooLarge = "too_large";
+// 1.1: another connection now speaks for this bot; this one is closed (section 7.4).
+inline constexpr const char* kReplaced = "replaced";
 }  // namespace errc
 
 // Capabilities with a meaning beyond one request type (PROTOCOL.md 5).
@@ -343,5 +345,9 @@ using Message =
 
 // The "type" string a message is sent with ("trim"/"sweep"/"compact" for ActionRequest).
 std::string typeName(const Message& m);
+
+// The frame's `id`, when its type has one (requests, responses; an ErrorMsg's optional id).
+// What an `error` answering a frame echoes (section 4).
+std::optional<std::uint64_t> idOf(const Message& m);
 
 }  // namespace memvisor::proto

@@ -166,7 +166,8 @@ struct JournalConfig {
 struct DaemonConfig {
   std::string bot_socket = "/run/memvisor/bot.sock";
   std::string control_socket = "/run/memvisor/ctl.sock";
-  std::uint32_t control_mode = 0660;
+  // Absent: derived from who is allowed (controlSocketAccess), 0600 when nobody else is.
+  std::optional<std::uint32_t> control_mode;
   std::vector<std::uint32_t> allowed_uids;  // besides root and memvisord's own uid
   std::vector<std::uint32_t> allowed_gids;
   JournalConfig journal;
@@ -176,6 +177,17 @@ struct DaemonConfig {
   std::string state_file;
   bool operator==(const DaemonConfig&) const = default;
 };
+
+// The control socket's file mode and group. The filesystem is the first gate, SO_PEERCRED
+// the second (PROTOCOL.md 1): with nobody else allowed the socket is 0600; with exactly one
+// allowed gid and no extra uid it is 0660 and belongs to that group; any other set of
+// allowed peers needs 0666 so that they can reach the SO_PEERCRED check at all. An explicit
+// control_mode always wins.
+struct ControlSocketAccess {
+  std::uint32_t mode = 0600;
+  std::optional<std::uint32_t> gid;  // chown the socket to this group
+};
+ControlSocketAccess controlSocketAccess(const DaemonConfig& d);
 
 struct Config {
   std::string source;  // file name (or the name given to loadConfigString)

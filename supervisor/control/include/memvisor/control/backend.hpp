@@ -4,7 +4,10 @@
 
 #include <functional>
 
+#include <string>
+
 #include "memvisor/proto/messages.hpp"
+#include "memvisor/result.hpp"
 
 namespace memvisor::control {
 
@@ -20,6 +23,10 @@ class ControlBackend {
   // drops the message). Subscriptions to the journal are served by the endpoint itself
   // from journal::Journal.
   virtual void handle(const proto::Message& request, Reply reply) = 0;
+
+  // Does a request naming `bot` refer to a configured bot? Error code unknown_bot (its
+  // message lists the configured bots) when not. Used for `subscribe` (section 7.5).
+  virtual Result<void> checkBot(const std::string& bot) const = 0;
 };
 
 }  // namespace memvisor::control

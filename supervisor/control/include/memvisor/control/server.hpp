@@ -42,7 +42,12 @@ struct Options {
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds idle_timeout{60000};   // no request in flight, not following
   std::chrono::milliseconds refusal_linger{1000};  // time to deliver a refusal before close
+  // Connections at once. When they are all taken, a peer that is root or memvisord's own
+  // uid still gets in: the longest-idle connection (no request running, not following the
+  // journal) is closed with `busy` to make room, or, when none is idle, one of
+  // `privileged_reserve` extra slots is used (PROTOCOL.md 1).
   std::size_t max_connections = 64;
+  std::size_t privileged_reserve = 4;
   std::size_t max_queued_bytes = 1u << 20;  // per connection; a follower beyond it is dropped
   std::string proc_root = "/proc";          // where peers' supplementary groups are read
   std::function<std::int64_t()> now_ms;     // wall clock (unix ms); default system_clock
@@ -73,6 +78,9 @@ class ControlServer {
   void accept();
   void onAccepted(boost::asio::local::stream_protocol::socket socket);
   void remove(std::uint64_t session_id);
+  // At the cap, for a privileged peer: closes the longest-idle connection other than the
+  // newcomer's; false if none is idle.
+  bool evictIdle(std::uint64_t newcomer);
   void notify(Notice n) const;
 
   boost::asio::io_context& io_;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "memvisor/proto/codec.hpp"
@@ -79,6 +80,10 @@ class BotSession : public std::enable_shared_from_this<BotSession> {
                         ReplyHandler done);
   // Closes the connection; pending requests fail with "not_connected".
   void close(const std::string& reason);
+  // Tells the peer why first: one connection-level `error` frame (code, message), then the
+  // close once it is written or close_linger has passed. Used when another connection
+  // replaces this one (PROTOCOL.md 7.4, `replaced`).
+  void closeWithError(const std::string& code, const std::string& message);
 
   const PeerCred& peer() const { return peer_; }
   const std::string& botName() const { return name_; }
@@ -93,7 +98,11 @@ class BotSession : public std::enable_shared_from_this<BotSession> {
   void onMessage(proto::Message m);
   void send(const proto::Message& m);
   void write();
-  void fail(const std::string& code, const std::string& message);  // error frame, then close
+  // Error frame (echoing `id` when it answers a frame that had one), then close.
+  void fail(const std::string& code, const std::string& message,
+            std::optional<std::uint64_t> id = std::nullopt);
+  void sendErrorAndClose(const std::string& code, const std::string& message,
+                         std::optional<std::uint64_t> id, const std::string& reason);
   void finish(const std::string& reason);
 
   Socket socket_;

@@ -48,6 +48,7 @@ class Supervisor : public control::ControlBackend {
   proto::ReloadResult reload();
 
   void handle(const proto::Message& request, Reply reply) override;
+  Result<void> checkBot(const std::string& bot) const override;
 
   const config::Config& config() const { return config_; }
   SupervisedBot* find(const std::string& name);
@@ -63,7 +64,7 @@ class Supervisor : public control::ControlBackend {
   // "all" or one name; an unknown name yields an ErrorMsg for `id`.
   std::optional<std::vector<SupervisedBot*>> targets(const std::string& bot, std::uint64_t id,
                                                      const Reply& reply);
-  std::string unknownBot(const std::string& name);
+  std::string unknownBot(const std::string& name) const;
   void journal(const std::string& kind, proto::Level level, const std::string& message,
                std::map<std::string, std::string> fields = {});
   // daemon.state_file: load at start, rewrite when a bot's counters change.
