@@ -111,32 +111,67 @@ std::string Journal::formatLine(const proto::JournalEntry& e, Format f) {
   return line;
 }
 
+std::size_t Journal::entryBytes(const proto::JournalEntry& e) {
+  // A heap string costs its capacity plus ~16 bytes of malloc header; short strings live
+  // inside the object (SSO). A map node holds two strings and three pointers and a colour.
+  constexpr std::size_t kSso = 15;
+  constexpr std::size_t kBlock = 16;
+  auto heap = [](const std::string& str) {
+    return str.capacity() > kSso ? str.capacity() + 1 + kBlock : 0;
+  };
+  std::size_t n = sizeof(proto::JournalEntry) + heap(e.bot) + heap(e.kind) + heap(e.message);
+  for (const auto& [k, v] : e.fields) {
+    n += 2 * sizeof(std::string) + 32 + kBlock + heap(k) + heap(v);
+  }
+  return n;
+}
+
 void Journal::record(proto::JournalEntry entry) {
+  if (!options_.file_path.empty()) writeFile(entry);
+  deliver(entry);
+}
+
+void Journal::writeFile(const proto::JournalEntry& entry) {
+  const bool ok = writeFileLine(formatLine(entry, Format::kJson) + "\n");
+  if (ok && !file_error_reported_) return;
+  proto::JournalEntry note;
+  note.ts_ms = entry.ts_ms;
+  note.kind = "journal";
+  note.fields["file"] = options_.file_path;
+  if (!ok) {
+    ++file_missed_;
+    if (file_error_reported_) return;  // said once per outage
+    const int err = errno;
+    file_error_reported_ = true;
+    note.level = proto::Level::kError;
+    note.message = "cannot write the journal file; entries go to the other sinks only "
+                   "until it can be written again";
+    note.fields["error"] = std::strerror(err);
+    // Not to the file (it is what fails): stderr, backlog and subscribers.
+    deliver(note);
+    return;
+  }
+  file_error_reported_ = false;
+  note.level = proto::Level::kInfo;
+  note.message = "the journal file takes lines again";
+  note.fields["missed"] = std::to_string(file_missed_);
+  file_missed_ = 0;
+  deliver(note);
+  (void)writeFileLine(formatLine(note, Format::kJson) + "\n");
+}
+
+void Journal::deliver(const proto::JournalEntry& entry) {
   if (options_.out) {
     *options_.out << formatLine(entry, options_.format) << '\n';
     options_.out->flush();
   }
-  if (!options_.file_path.empty()) {
-    const bool ok = writeFileLine(formatLine(entry, Format::kJson) + "\n");
-    if (!ok && !file_error_reported_) {
-      file_error_reported_ = true;
-      if (options_.out) {
-        proto::JournalEntry err;
-        err.ts_ms = entry.ts_ms;
-        err.kind = "journal";
-        err.level = proto::Level::kError;
-        err.message = "cannot write the journal file; entries go to the other sinks only";
-        err.fields["file"] = options_.file_path;
-        err.fields["error"] = std::strerror(errno);
-        *options_.out << formatLine(err, options_.format) << '\n';
-        options_.out->flush();
-      }
-    } else if (ok) {
-      file_error_reported_ = false;
-    }
-  }
   backlog_.push_back(entry);
-  while (backlog_.size() > options_.backlog_entries) backlog_.pop_front();
+  backlog_bytes_ += entryBytes(backlog_.back());  // the copy's capacities, as popped below
+  while (backlog_.size() > 1 && (backlog_bytes_ > options_.backlog_bytes ||
+                                 backlog_.size() > options_.backlog_entries)) {
+    backlog_bytes_ -= entryBytes(backlog_.front());
+    backlog_.pop_front();
+  }
   // Listeners may unsubscribe (themselves or others) while being called: walk a snapshot of
   // the tokens and skip the ones gone.
   std::vector<std::uint64_t> tokens;

@@ -191,8 +191,51 @@ TEST(JournalFile, ReportsAnUnwritableFileOnceAndKeepsTheOtherSinks) {
   EXPECT_EQ(text.find("kind=journal", first + 1), std::string::npos) << "reported twice:\n" << text;
   EXPECT_NE(text.find("msg=one"), std::string::npos);
   EXPECT_NE(text.find("msg=two"), std::string::npos);
-  EXPECT_EQ(heard, 2);
-  EXPECT_EQ(j.since(0, std::nullopt).size(), 2u);
+  EXPECT_EQ(heard, 3);  // the two entries and the report, which subscribers see too
+  const auto backlog = j.since(0, std::nullopt);
+  ASSERT_EQ(backlog.size(), 3u);
+  EXPECT_EQ(backlog[0].kind, "journal");
+  EXPECT_EQ(backlog[0].level, proto::Level::kError);
+}
+
+// /dev/full fails every write with ENOSPC, like a full disk: said once, with the reason.
+TEST(JournalFile, ReportsADiskFullOnceWithTheReason) {
+  TempDir dir;
+  std::ostringstream out;
+  Options o;
+  o.out = &out;
+  o.file_path = "/dev/full";
+  auto j = std::make_unique<Journal>(o);
+  for (int i = 0; i < 50; ++i) j->record(entry(i, "a", "k", "line" + std::to_string(i)));
+  std::string text = out.str();
+  const auto first = text.find("kind=journal");
+  ASSERT_NE(first, std::string::npos) << text;
+  EXPECT_EQ(text.find("kind=journal", first + 1), std::string::npos) << text;
+  EXPECT_NE(text.find("No space left on device"), std::string::npos) << text;
+  EXPECT_NE(text.find("msg=line49"), std::string::npos);
+  EXPECT_EQ(j->since(0, std::nullopt).size(), 51u);
+}
+
+TEST(JournalFile, SaysOnceWhenTheFileTakesLinesAgainAndHowManyItMissed) {
+  TempDir dir;
+  std::ostringstream out;
+  Options o;
+  o.out = &out;
+  o.file_path = (dir.path() / "later" / "j.jsonl").string();
+  Journal j(o);
+  for (int i = 0; i < 3; ++i) j.record(entry(i, "a", "k", "lost" + std::to_string(i)));
+  fs::create_directories(dir.path() / "later");
+  j.record(entry(3, "a", "k", "kept"));
+  j.record(entry(4, "a", "k", "kept too"));
+  const auto lines = readLines(o.file_path);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_NE(lines[0].find("kept"), std::string::npos);
+  EXPECT_NE(lines[1].find("takes lines again"), std::string::npos);
+  EXPECT_NE(lines[1].find("\"missed\":\"3\""), std::string::npos) << lines[1];
+  const std::string text = out.str();
+  const auto again = text.find("takes lines again");
+  ASSERT_NE(again, std::string::npos) << text;
+  EXPECT_EQ(text.find("takes lines again", again + 1), std::string::npos) << text;
 }
 
 TEST(JournalBacklog, KeepsTheNewestEntriesUpToItsBound) {
@@ -205,6 +248,40 @@ TEST(JournalBacklog, KeepsTheNewestEntriesUpToItsBound) {
   ASSERT_EQ(all.size(), 5u);
   EXPECT_EQ(all.front().message, "7");
   EXPECT_EQ(all.back().message, "11");
+}
+
+// A flood of large bot events grew memvisord by 25 MiB when the bound counted entries: the
+// bound is in bytes, and the newest entries are the ones kept.
+TEST(JournalBacklog, BoundsItsMemoryInBytesUnderAFloodOfLargeEntries) {
+  Options o;
+  o.backlog_bytes = 256 * 1024;
+  Journal j(o);
+  const std::map<std::string, std::string> fields = {{"payload", std::string(2000, 'x')},
+                                                     {"guild", "1234567890123456"}};
+  for (int i = 0; i < 5000; ++i) {
+    j.record(entry(i, "amayo", "bot_event", "event " + std::to_string(i) + std::string(900, '.'),
+                   fields));
+    ASSERT_LE(j.backlogBytes(), o.backlog_bytes) << "after entry " << i;
+  }
+  const auto all = j.since(0, std::nullopt);
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.back().ts_ms, 4999);
+  EXPECT_LT(all.size(), 100u);  // ~3 KiB each
+  EXPECT_GT(all.size(), 50u);
+  std::size_t counted = 0;
+  for (const auto& e : all) counted += Journal::entryBytes(e);
+  EXPECT_GE(counted, all.size() * 2900) << "the estimate must cover the payload";
+}
+
+TEST(JournalBacklog, KeepsTheNewestEntryEvenWhenItAloneExceedsTheBound) {
+  Options o;
+  o.backlog_bytes = 1024;
+  Journal j(o);
+  j.record(entry(1, "a", "k", "small"));
+  j.record(entry(2, "a", "k", std::string(4096, 'x')));
+  const auto all = j.since(0, std::nullopt);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].ts_ms, 2);
 }
 
 TEST(JournalBacklog, FiltersByTimeAndBot) {

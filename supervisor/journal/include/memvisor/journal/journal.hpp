@@ -26,7 +26,12 @@ struct Options {
   std::string file_path;                  // empty = no file
   std::uint64_t file_max_bytes = 10u << 20;  // rotate when the file would exceed this
   int file_keep = 3;                      // rotated files kept: path.1 .. path.N
-  std::size_t backlog_entries = 10000;    // in-memory entries kept for subscribers
+  // The in-memory backlog subscribers replay (`memvisorctl events --since`) is bounded in
+  // bytes: the oldest entries go once the newest ones' estimated footprint (entryBytes)
+  // passes backlog_bytes, so a flood of large bot events cannot grow memvisord. The newest
+  // entry is always kept. backlog_entries is a second, coarse cap.
+  std::size_t backlog_bytes = 1u << 20;   // 1 MiB: about 4000 typical entries
+  std::size_t backlog_entries = 10000;
 };
 
 class Journal {
@@ -38,7 +43,9 @@ class Journal {
 
   // Records one entry: writes the line, appends to the file (rotating if needed), keeps it
   // in the backlog and calls every listener. Never throws; a failing file write is reported
-  // once on `out` and the entry still reaches the other sinks.
+  // once (a `journal` entry, level error, on every sink but the file) and the entry still
+  // reaches the other sinks; when the file takes lines again that is said once too, with
+  // the number of entries it is missing.
   void record(proto::JournalEntry entry);
 
   // Entries with ts_ms >= since_ms (and of `bot` when given), oldest first.
@@ -59,8 +66,14 @@ class Journal {
   // (e.g. logrotate) with reopenFile().
   void reopenFile();
   std::size_t backlogSize() const { return backlog_.size(); }
+  std::size_t backlogBytes() const { return backlog_bytes_; }
+  // What one entry is counted as in the backlog: its strings and map nodes plus the
+  // allocator's per-block overhead, an estimate of the heap it holds.
+  static std::size_t entryBytes(const proto::JournalEntry& e);
 
  private:
+  void deliver(const proto::JournalEntry& entry);  // out, backlog, listeners
+  void writeFile(const proto::JournalEntry& entry);
   bool writeFileLine(const std::string& line);
   bool openFile();
   void rotate();
@@ -69,6 +82,8 @@ class Journal {
   int fd_ = -1;
   std::uint64_t file_size_ = 0;
   std::deque<proto::JournalEntry> backlog_;
+  std::size_t backlog_bytes_ = 0;
+  std::uint64_t file_missed_ = 0;  // entries not written while the file failed
   std::map<std::uint64_t, Listener> listeners_;
   std::uint64_t next_token_ = 1;
   bool file_error_reported_ = false;
