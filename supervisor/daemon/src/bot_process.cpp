@@ -34,7 +34,7 @@ BotProcess::~BotProcess() {
   *alive_ = false;
   timer_.cancel();
   discover_timer_.cancel();
-  if (pidfd_.valid() && owned_) reaper_.forget(pidfd_.pid());
+  if (pidfd_.valid() && child_) reaper_.forget(pidfd_.pid());
   unwatchPidfd();
 }
 
@@ -100,7 +100,7 @@ void BotProcess::spawnNow(const std::string& reason) {
     scheduleStart(d.delay, "retry after failed start");
     return;
   }
-  track(std::move(spawned.value()), true, reason);
+  track(std::move(spawned.value()), true, true, reason);
   // A run that lasts start_seconds is a good start (supervisord's startsecs).
   const std::uint64_t inc = incarnation_;
   timer_.expires_after(options_.restart.stable_after);
@@ -114,14 +114,15 @@ void BotProcess::spawnNow(const std::string& reason) {
   });
 }
 
-void BotProcess::track(SpawnedProcess p, bool owned, const std::string& /*reason*/) {
+void BotProcess::track(SpawnedProcess p, bool owned, bool child, const std::string& /*reason*/) {
   unwatchPidfd();  // before pidfd_'s old descriptor closes under the watch
   pidfd_ = std::move(p.pidfd);
   owned_ = owned;
+  child_ = child;
   started_at_ = Clock::now();
   ++incarnation_;
   const pid_t pid = pidfd_.pid();
-  if (owned) {
+  if (child) {
     const std::uint64_t inc = incarnation_;
     reaper_.watch(pid,
                   [this, alive = std::weak_ptr<bool>(alive_), inc](pid_t, const ExitInfo& info) {
@@ -141,7 +142,7 @@ void BotProcess::watchPidfd() {
       asio::posix::stream_descriptor::wait_read,
       [this, alive = std::weak_ptr<bool>(alive_), inc](boost::system::error_code ec) {
         if (ec || alive.expired() || inc != incarnation_) return;
-        if (owned_) {
+        if (child_) {
           reaper_.reapAll();  // delivers our exit through the watch() handler
         } else {
           onExit(ExitInfo{});
@@ -224,8 +225,19 @@ Result<void> BotProcess::adopt(pid_t pid, const std::string& reason) {
   auto fd = Pidfd::open(pid);
   if (!fd) return fd.error().wrap("adopting pid " + std::to_string(pid));
   discover_timer_.cancel();
-  track(SpawnedProcess{pid, std::move(fd.value())}, false, reason);
+  track(SpawnedProcess{pid, std::move(fd.value())}, false, false, reason);
   setState(ProcessState::kRunning, "attached to pid " + std::to_string(pid) + " (" + reason + ")");
+  return okResult();
+}
+
+Result<void> BotProcess::reclaim(pid_t pid, const std::string& reason) {
+  if (pidfd_.valid()) return Error{"busy", "already supervising pid " + std::to_string(pidfd_.pid())};
+  auto fd = Pidfd::open(pid);
+  if (!fd) return fd.error().wrap("taking over pid " + std::to_string(pid));
+  timer_.cancel();
+  track(SpawnedProcess{pid, std::move(fd.value())}, true, false, reason);
+  setState(ProcessState::kRunning,
+           "took over pid " + std::to_string(pid) + " (" + reason + "), no restart");
   return okResult();
 }
 

@@ -27,6 +27,11 @@ Metrics::Metrics()
                      .Name("memvisor_bot_connected")
                      .Help("1 while the bot is connected to the bot socket")
                      .Register(*registry_)),
+      fatal_(pm::BuildGauge()
+                 .Name("memvisor_bot_fatal")
+                 .Help("1 while the bot is FATAL: it crash-looped and memvisord stopped "
+                       "restarting it (memvisorctl start brings it back)")
+                 .Register(*registry_)),
       restarts_(pm::BuildCounter()
                     .Name("memvisor_bot_restarts_total")
                     .Help("Restarts of the bot (crashes and memory restarts)")
@@ -56,6 +61,7 @@ Metrics::BotSeries& Metrics::bot(const std::string& name) {
   s.limit = &limit_.Add({{"bot", name}});
   s.up = &up_.Add({{"bot", name}});
   s.connected = &connected_.Add({{"bot", name}});
+  s.fatal = &fatal_.Add({{"bot", name}});
   s.restarts = &restarts_.Add({{"bot", name}});
   s.oom_kills = &oom_kills_.Add({{"bot", name}});
   auto& series = action_series_[name];
@@ -122,6 +128,7 @@ void Metrics::removeBot(const std::string& name) {
   }
   up_.Remove(s.up);
   connected_.Remove(s.connected);
+  fatal_.Remove(s.fatal);
   restarts_.Remove(s.restarts);
   oom_kills_.Remove(s.oom_kills);
   if (s.detection) detection_.Remove(s.detection);

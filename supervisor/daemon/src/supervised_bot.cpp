@@ -16,10 +16,11 @@
 #include <sstream>
 
 #include "memvisor/config/units.hpp"
-#include "memvisor/policy/schedule.hpp"
+#include "memvisor/daemon/bot_record.hpp"
 #include "memvisor/daemon/peer_auth.hpp"
 #include "memvisor/policy/heap_watch.hpp"
 #include "memvisor/policy/settle.hpp"
+#include "memvisor/policy/schedule.hpp"
 #include "memvisor/sampling/cgroup_memory.hpp"
 #include "memvisor/sampling/process_files.hpp"
 
@@ -197,6 +198,7 @@ BotProcess::Hooks SupervisedBot::processHooks() {
                                                               : proto::Level::kInfo;
     journal("state", level, std::string(toString(from)) + " -> " + toString(to) + ": " + reason,
             {{"from", toString(from)}, {"to", toString(to)}});
+    if (series_) series_->fatal->Set(to == ProcessState::kFatal ? 1 : 0);
   };
   h.on_started = [this](pid_t pid, bool owned) { onStarted(pid, owned); };
   h.on_exit = [this](pid_t pid, const ExitInfo& info, milliseconds ran_for, bool expected) {
@@ -216,7 +218,30 @@ BotProcess::Hooks SupervisedBot::processHooks() {
   return h;
 }
 
-void SupervisedBot::start(const std::string& reason) { process_.start(reason); }
+void SupervisedBot::start(const std::string& reason) {
+  if (config_.mode == config::Mode::kSpawn && !process_.running() && takeOver()) return;
+  process_.start(reason);
+}
+
+bool SupervisedBot::takeOver() {
+  const std::string record = botRecordPath(env_.bot_socket, config_.name);
+  const auto pid = findRecordedBot(record, env_.paths);
+  if (!pid) {
+    removeBotRecord(record);  // stale: that process is gone (or its pid reused)
+    return false;
+  }
+  SpawnSpec unused;
+  (void)prepareSpawn(unused);  // the bot's own cgroup, when it has one, is ours again
+  taking_over_ = true;
+  auto r = process_.reclaim(*pid, "spawned by an earlier memvisord, found by " + record);
+  taking_over_ = false;
+  if (!r) {
+    journal("takeover", proto::Level::kWarn,
+            "cannot take over pid " + std::to_string(*pid) + ": " + r.error().message);
+    return false;
+  }
+  return true;
+}
 
 void SupervisedBot::stop(const std::string& reason, std::function<void()> done) {
   process_.stop(reason, std::move(done));
@@ -337,14 +362,34 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
   }
   if (started_once_) countersChanged();
   started_once_ = true;
-  journal(owned ? "spawn" : "attach", proto::Level::kInfo,
-          std::string(owned ? "started" : "attached to") + " pid " + std::to_string(pid) +
-              (cgroup_ ? " in " + cgroup_->dir() : ""),
-          {{"pid", std::to_string(pid)}});
+  if (taking_over_) {
+    journal("takeover", proto::Level::kInfo,
+            "took over pid " + std::to_string(pid) +
+                ", which an earlier memvisord started; it keeps running" +
+                (cgroup_ ? " in " + cgroup_->dir() : ""),
+            {{"pid", std::to_string(pid)}});
+  } else {
+    journal(owned ? "spawn" : "attach", proto::Level::kInfo,
+            std::string(owned ? "started" : "attached to") + " pid " + std::to_string(pid) +
+                (cgroup_ ? " in " + cgroup_->dir() : ""),
+            {{"pid", std::to_string(pid)}});
+  }
+  if (owned && config_.mode == config::Mode::kSpawn) {
+    // So that a memvisord started after this one dies takes the bot over (bot_record.hpp).
+    if (auto r = writeBotRecord(botRecordPath(env_.bot_socket, config_.name), env_.paths, pid);
+        !r) {
+      journal("takeover", proto::Level::kWarn,
+              "cannot record the bot's pid; a memvisord restarted after a crash would start a "
+              "second copy: " + r.error().message);
+    }
+  }
   scheduleSample(milliseconds(0));
 }
 
 void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_for, bool expected) {
+  if (config_.mode == config::Mode::kSpawn) {
+    removeBotRecord(botRecordPath(env_.bot_socket, config_.name));
+  }
   sample_timer_.cancel();
   connect_timer_.cancel();
   settle_timer_.cancel();
@@ -510,6 +555,9 @@ void SupervisedBot::sampleNow() {
   const auto now = Clock::now();
   auto r = sampler_->sample(now);
   last_sample_at_ = now;
+  // Read by pid: if the bot died meanwhile, its pid may already be another process's, and
+  // these figures would be that stranger's. The pidfd says; the exit handler takes over.
+  if (process_.exitPending()) return;
   if (!r) {
     if (r.error().code == "gone") return;  // the exit handler takes it from here
     if (r.error().message != last_sample_error_) {
@@ -938,7 +986,10 @@ bool SupervisedBot::claims(const PeerCred& peer, const proto::Hello& hello) {
 
 Result<void> SupervisedBot::bind(const std::shared_ptr<BotSession>& session) {
   if (session_ && session_ != session && session_->open()) {
-    session_->close("replaced by a new connection from pid " + std::to_string(session->peer().pid));
+    // The old peer learns why it is cut off (it may be a stale half of its own reconnect).
+    session_->closeWithError(proto::errc::kReplaced,
+                             "replaced by a new connection for bot \"" + config_.name +
+                                 "\" from pid " + std::to_string(session->peer().pid));
   }
   session_ = session;
   if (series_) series_->connected->Set(1);

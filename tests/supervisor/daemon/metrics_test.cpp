@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 namespace memvisor::daemon {
 namespace {
 
@@ -106,6 +109,37 @@ TEST(Metrics, RemovesEveryOneOfABotsSeriesWhenTheBotGoesAway) {
     }
   }
   EXPECT_EQ(valueOf(m, "memvisor_bot_memory_bytes", {{"bot", "stays"}, {"figure", "rss"}}), 2.0);
+}
+
+// memvisord's one place with threads besides the io_context: prometheus-cpp's Exposer
+// collects the registry on its HTTP threads while the event loop sets series and adds and
+// removes bots. Run by the tsan preset (ctest tsan_daemon_threads) to catch any race.
+TEST(Metrics, CanBeCollectedFromAnotherThreadWhileTheLoopUpdatesAndRemovesBots) {
+  Metrics m;
+  std::atomic<bool> stop{false};
+  std::atomic<int> scrapes{0};
+  std::thread scraper([&] {
+    while (!stop.load()) {
+      for (const auto& f : m.registry()->Collect()) (void)f.metric.size();
+      scrapes.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < 2000; ++i) {
+    const std::string name = "bot" + std::to_string(i % 7);
+    auto& s = m.bot(name);
+    s.rss->Set(i);
+    s.up->Set(i % 2);
+    s.restarts->Increment();
+    m.action(name, "trim", "ok", i);
+    if (i % 5 == 0) m.removeBot(name);
+    if (i % 200 == 0) {
+      while (scrapes.load() < i / 200) std::this_thread::yield();  // interleave for real
+    }
+  }
+  stop = true;
+  scraper.join();
+  EXPECT_GT(scrapes.load(), 0);
+  EXPECT_EQ(valueOf(m, "memvisor_bot_memory_bytes", {{"bot", "bot6"}, {"figure", "rss"}}), 1994.0);  // its last update
 }
 
 }  // namespace

@@ -11,7 +11,8 @@
 
 #include "memvisor/config/load.hpp"
 
-#include "run_until.hpp"  // tests/support
+#include "raw_bot_client.hpp"  // tests/support
+#include "run_until.hpp"
 
 namespace memvisor::daemon {
 namespace {
@@ -19,6 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
+using memvisor::testing::RawClient;
 using memvisor::testing::runUntil;
 
 class SupervisorTest : public ::testing::Test {
@@ -156,6 +158,55 @@ TEST_F(SupervisorTest, StopsAndStartsTheBotOnLifecycleRequests) {
   EXPECT_TRUE(started.results.at(0).ok);
   EXPECT_GT(supervisor_->find("amayo")->pid(), 0);
   EXPECT_NE(supervisor_->find("amayo")->pid(), first);
+}
+
+// PROTOCOL.md 7.4: a second connection for the same bot replaces the first, which is told
+// why (`replaced`) before it is closed; the new one is the bot's session.
+TEST(SupervisorSessions, TellsAReplacedBotSessionWhyItIsClosed) {
+  std::string tmpl = (fs::temp_directory_path() / "memvisor-sup-XXXXXX").string();
+  const std::string dir = ::mkdtemp(tmpl.data());
+  // Attach by connect as our own uid: this test process is the bot.
+  auto cfg = config::loadConfigString(
+      "daemon:\n  bot_socket: " + dir + "/bot.sock\n  control_socket: " + dir +
+          "/ctl.sock\nbots:\n  - name: amayo\n    limit: 256MiB\n"
+          "    attach: {connect: true, uid: " + std::to_string(::geteuid()) + "}\n",
+      "test.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  boost::asio::io_context io;
+  journal::Journal journal(journal::Options{});
+  PidfdSignaller signaller;
+  ChildReaper reaper;
+  Supervisor::Options o;
+  o.wall_ms = [] { return std::int64_t{1000}; };
+  {
+    Supervisor sup(io, journal, signaller, reaper, *cfg, o);
+    ASSERT_TRUE(sup.start().ok());
+    proto::Hello h;
+    h.pid = ::getpid();
+    h.name = "amayo";
+    RawClient first(dir + "/bot.sock");
+    first.send(h);
+    ASSERT_TRUE(runUntil(io, [&] {
+      first.poll();
+      return first.last<proto::Welcome>() != nullptr;
+    }));
+    RawClient second(dir + "/bot.sock");
+    second.send(h);
+    ASSERT_TRUE(runUntil(io, [&] {
+      second.poll();
+      return first.poll() && second.last<proto::Welcome>() != nullptr;
+    }));
+    const auto* e = first.last<proto::ErrorMsg>();
+    ASSERT_NE(e, nullptr) << "the replaced connection was closed without an error frame";
+    EXPECT_EQ(e->code, proto::errc::kReplaced);
+    EXPECT_NE(e->message.find("amayo"), std::string::npos) << e->message;
+    EXPECT_FALSE(second.poll());  // the new session stays open
+    EXPECT_TRUE(sup.find("amayo")->status().connected);
+    bool done = false;
+    sup.shutdown([&] { done = true; });
+    EXPECT_TRUE(runUntil(io, [&] { return done; }));
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -91,6 +91,11 @@ class BotProcess {
                        StopMode mode = StopMode::kCooperative);
   // Attach mode: supervise `pid` (found by discovery, or the peer that connected).
   Result<void> adopt(pid_t pid, const std::string& reason);
+  // Spawn mode, at memvisord's start: take over `pid`, a bot an earlier memvisord spawned
+  // (it leads its own process group) and that outlived it. Treated as ours (stop sequence
+  // and signals to its group, restarts by spawning) but it is not our child: its exit is
+  // seen through its pidfd, without an exit status.
+  Result<void> reclaim(pid_t pid, const std::string& reason);
   // SIGKILL to the process group now, if memvisord started it (impatient shutdown).
   void killNow();
   // Applies new options (a config reload); the running process is untouched.
@@ -101,6 +106,9 @@ class BotProcess {
   bool running() const { return pidfd_.valid(); }
   // The running process's pidfd (owned here; -1 when none): valid until it exits.
   int pidfd() const { return pidfd_.fd(); }
+  // The tracked process has exited though its exit is not handled yet (pidfd readable).
+  // Whatever was read through its pid meanwhile may describe a process that reused it.
+  bool exitPending() const { return pidfd_.valid() && pidfdExited(pidfd_.fd()); }
   bool owned() const { return owned_; }
   std::chrono::milliseconds uptime() const;
   int restarts() const { return restarts_; }
@@ -111,7 +119,7 @@ class BotProcess {
  private:
   void setState(ProcessState to, const std::string& reason);
   void spawnNow(const std::string& reason);
-  void track(SpawnedProcess p, bool owned, const std::string& reason);
+  void track(SpawnedProcess p, bool owned, bool child, const std::string& reason);
   void watchPidfd();
   void unwatchPidfd();
   void onExit(const ExitInfo& info);
@@ -132,6 +140,7 @@ class BotProcess {
   ProcessState state_ = ProcessState::kStopped;
   Pidfd pidfd_;
   bool owned_ = false;
+  bool child_ = false;  // our child: its exit status comes from the reaper
   Clock::time_point started_at_{};
   std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;  // on pidfd_'s fd
   boost::asio::steady_timer timer_;  // start delay, STARTING->RUNNING, stop steps

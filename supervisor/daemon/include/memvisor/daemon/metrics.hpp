@@ -37,6 +37,7 @@ class Metrics {
     prometheus::Gauge* limit = nullptr;
     prometheus::Gauge* up = nullptr;         // 1 while the bot's process runs
     prometheus::Gauge* connected = nullptr;  // 1 while its bot session is open
+    prometheus::Gauge* fatal = nullptr;      // 1 while FATAL: memvisord gave up restarting it
     prometheus::Counter* restarts = nullptr;
     prometheus::Counter* oom_kills = nullptr;
     prometheus::Gauge* detection = nullptr;  // labelled with the current path
@@ -75,6 +76,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& threshold_;
   prometheus::Family<prometheus::Gauge>& up_;
   prometheus::Family<prometheus::Gauge>& connected_;
+  prometheus::Family<prometheus::Gauge>& fatal_;
   prometheus::Family<prometheus::Counter>& restarts_;
   prometheus::Family<prometheus::Counter>& oom_kills_;
   prometheus::Family<prometheus::Counter>& actions_;

@@ -105,6 +105,9 @@ class SupervisedBot {
   ProcessOptions processOptions() const;
   BotProcess::Hooks processHooks();
   void onStarted(pid_t pid, bool owned);
+  // Spawn mode: a bot an earlier memvisord started still runs (bot_record.hpp): supervise
+  // it instead of starting another. False when there is none.
+  bool takeOver();
   void onExited(pid_t pid, const ExitInfo& info, std::chrono::milliseconds ran_for, bool expected);
   Result<void> prepareSpawn(SpawnSpec& spec);
   Result<void> applyKernelLimit();
@@ -176,6 +179,7 @@ class SupervisedBot {
   std::uint64_t actions_ = 0;
   std::int64_t restarts_before_ = 0;  // counted by a previous memvisord (state file)
   bool started_once_ = false;
+  bool taking_over_ = false;
   Metrics::BotSeries* series_ = nullptr;
   std::uint64_t generation_ = 0;  // bumped per process incarnation
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
