@@ -224,6 +224,9 @@ Result<void> BotProcess::adopt(pid_t pid, const std::string& reason) {
   }
   auto fd = Pidfd::open(pid);
   if (!fd) return fd.error().wrap("adopting pid " + std::to_string(pid));
+  if (pidfdExited(fd->fd())) {
+    return Error{"esrch", "pid " + std::to_string(pid) + " has already exited"};
+  }
   discover_timer_.cancel();
   track(SpawnedProcess{pid, std::move(fd.value())}, false, false, reason);
   setState(ProcessState::kRunning, "attached to pid " + std::to_string(pid) + " (" + reason + ")");

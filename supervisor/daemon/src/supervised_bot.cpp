@@ -255,7 +255,11 @@ Result<void> SupervisedBot::restart(const std::string& reason, std::function<voi
 std::optional<pid_t> SupervisedBot::discover() const {
   if (config_.attach.by == config::AttachBy::kPidfile) {
     auto pid = parsePid(slurp(config_.attach.pidfile));
-    if (pid && sampling::readStat(env_.paths, *pid).ok()) return pid;
+    if (!pid) return std::nullopt;
+    // A zombie is a bot that has exited and is not reaped yet: adopting it would loop
+    // (adopt, exit at once, discover again) until its parent reaps it.
+    auto st = sampling::readStat(env_.paths, *pid);
+    if (st && st->state != 'Z' && st->state != 'X') return pid;
     return std::nullopt;
   }
   if (config_.attach.by != config::AttachBy::kCmdline) return std::nullopt;
