@@ -41,11 +41,14 @@ TEST(Supervision, KeepsABloatingBotUnderItsLimitWithSweepAndCompactAndNoRestart)
   ASSERT_TRUE(d.waitForKind("session", 20s)) << d.journalText();  // the bot connected
   // It crosses its thresholds...
   ASSERT_TRUE(d.waitForKind("threshold", 40s)) << d.journalText();
-  // ...and sweep/compact bring it back below them, twice (it keeps growing).
+  // ...and sweep/compact bring it back below them, twice (it keeps growing). Goal-directed
+  // actions (protocol 1.1 target_bytes) free down to the lowest re-arm level, 65% of 96 MiB:
+  // about 15 MiB from the sweep threshold, so more than 8 MiB is a sweep that did its job
+  // (a trim of the reference bot frees well under 1 MiB).
   auto reclaimed = [](const json& e) {
     return str(e, "kind") == "action" && str(e, "result") == "ok" &&
            (str(e, "action") == "sweep" || str(e, "action") == "compact") &&
-           num(e, "freed") > 16ll << 20;
+           num(e, "freed") > 8ll << 20;
   };
   ASSERT_TRUE(d.waitFor(reclaimed, 40s, 1)) << d.journalText();
   ASSERT_TRUE(d.waitForKind("recovered", 10s)) << d.journalText();
