@@ -127,7 +127,7 @@ TEST(Metrics, CanBeCollectedFromAnotherThreadWhileTheLoopUpdatesAndRemovesBots) 
   for (int i = 0; i < 2000; ++i) {
     const std::string name = "bot" + std::to_string(i % 7);
     auto& s = m.bot(name);
-    s.rss->Set(i);
+    m.figure(name, Metrics::Figure::kRss, i);  // figures are created when first known
     s.up->Set(i % 2);
     s.restarts->Increment();
     m.action(name, "trim", "ok", i);
