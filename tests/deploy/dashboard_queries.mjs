@@ -87,20 +87,23 @@ const daemon = start(memvisord, ['--config', path.join(dir, 'memvisord.yaml')], 
 start(prometheus, [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/tsdb`,
   `--web.listen-address=127.0.0.1:${promPort}`], 'prometheus.log');
 
-// Until the bot has been compacted and Prometheus has seen it (its first sample is
+// Until an action has freed memory and Prometheus has seen it (its first sample is
 // queryable ~5 s after start).
 const deadline = Date.now() + 90_000;
 let ready = false;
 while (Date.now() < deadline && daemon.exitCode === null) {
-  const r = await query(promPort, 'memvisor_freed_bytes_total{bot="refbot",action="compact"} > 0');
-  if (r.result && r.result.length) {
+  // Goal-directed sweeps (protocol 1.1) usually keep the bot below compact: any action
+  // that freed memory will do, with the bot running and its memory series present.
+  const freed = await query(promPort, 'memvisor_freed_bytes_total{bot="refbot"} > 0');
+  const running = await query(promPort, 'memvisor_bot_memory_bytes{bot="refbot",figure="rss"}');
+  if (freed.result && freed.result.length && running.result && running.result.length) {
     ready = true;
     break;
   }
   await sleep(1000);
 }
 if (!ready) {
-  console.log('no compact seen through Prometheus within 90 s; memvisord log:');
+  console.log('no action that freed memory seen through Prometheus within 90 s; memvisord log:');
   console.log(fs.readFileSync(path.join(dir, 'memvisord.log'), 'utf8').split('\n').slice(-30).join('\n'));
   process.exit(1);
 }

@@ -61,7 +61,22 @@ class Validator {
     line += ": ";
     if (!path.empty()) line += path + ": ";
     line += message;
-    errors_.push_back(std::move(line));
+    // One error, one line: a key or value quoted from the file may hold a newline or other
+    // control characters (found by the config fuzzer); show them escaped.
+    std::string shown;
+    for (const char c : line) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '\n') shown += "\\n";
+      else if (c == '\r') shown += "\\r";
+      else if (c == '\t') shown += "\\t";
+      else if (u < 0x20 || u == 0x7f) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        shown += "\\x";
+        shown += kHex[u >> 4];
+        shown += kHex[u & 0xf];
+      } else shown += c;
+    }
+    errors_.push_back(std::move(shown));
     positions_.push_back(pos);
   }
   bool failed() const { return !errors_.empty(); }
