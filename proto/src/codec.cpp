@@ -31,6 +31,18 @@ void putFigures(ojson& j, const MemFigures& f) {
   if (f.heap_limit_bytes) j["heap_limit_bytes"] = *f.heap_limit_bytes;
 }
 
+// The members of `stats` (also the figures of a status' bot_stats).
+void putStats(ojson& j, const Stats& m) {
+  putFigures(j, m.mem);
+  if (m.event_loop_lag_ms) j["event_loop_lag_ms"] = *m.event_loop_lag_ms;
+  if (!m.caches.empty()) {
+    ojson c = ojson::object();
+    for (const auto& [k, v] : m.caches) c[k] = v;
+    j["caches"] = std::move(c);
+  }
+  if (m.uptime_ms) j["uptime_ms"] = *m.uptime_ms;
+}
+
 ojson figuresObject(const MemFigures& f) {
   ojson j = ojson::object();
   putFigures(j, f);
@@ -86,6 +98,15 @@ ojson botStatus(const BotStatus& b) {
   if (b.detection) o["detection"] = *b.detection;
   if (b.detection_bound_ms) o["detection_bound_ms"] = *b.detection_bound_ms;
   if (b.pss_age_ms) o["pss_age_ms"] = *b.pss_age_ms;
+  if (b.bot_stats) {
+    ojson st{{"age_ms", b.bot_stats->age_ms}, {"stale", b.bot_stats->stale}};
+    putStats(st, b.bot_stats->stats);
+    o["bot_stats"] = std::move(st);
+  }
+  if (b.liveness) o["liveness"] = *b.liveness;
+  if (b.liveness_reason) o["liveness_reason"] = *b.liveness_reason;
+  if (b.ping_ms) o["ping_ms"] = *b.ping_ms;
+  if (b.memory_alert) o["memory_alert"] = *b.memory_alert;
   return o;
 }
 
@@ -157,14 +178,7 @@ struct Encoder {
   }
   ojson operator()(const Stats& m) const {
     ojson j{{"type", "stats"}};
-    putFigures(j, m.mem);
-    if (m.event_loop_lag_ms) j["event_loop_lag_ms"] = *m.event_loop_lag_ms;
-    if (!m.caches.empty()) {
-      ojson c = ojson::object();
-      for (const auto& [k, v] : m.caches) c[k] = v;
-      j["caches"] = std::move(c);
-    }
-    if (m.uptime_ms) j["uptime_ms"] = *m.uptime_ms;
+    putStats(j, m);
     return j;
   }
   ojson operator()(const Event& m) const {
@@ -670,12 +684,15 @@ Message decodePong(Fields& f, const std::string&) {
   f.optInt("uptime_ms", m.uptime_ms, 0, kMaxSafe);
   return m;
 }
-Message decodeStats(Fields& f, const std::string&) {
-  Stats m;
+void readStats(Fields& f, Stats& m) {
   readFigures(f, m.mem);
   f.optNum("event_loop_lag_ms", m.event_loop_lag_ms, 0, kMaxMs);
   f.intMap("caches", m.caches, 0, kMaxSafe);
   f.optInt("uptime_ms", m.uptime_ms, 0, kMaxSafe);
+}
+Message decodeStats(Fields& f, const std::string&) {
+  Stats m;
+  readStats(f, m);
   return m;
 }
 Message decodeEvent(Fields& f, const std::string&) {
@@ -725,6 +742,17 @@ Message decodeStatusResult(Fields& f, const std::string&) {
     sub.optStr("detection", b.detection);
     sub.optInt("detection_bound_ms", b.detection_bound_ms, 0, kMaxSafe);
     sub.optInt("pss_age_ms", b.pss_age_ms, 0, kMaxSafe);
+    sub.object("bot_stats", false, [&](Fields& bs) {
+      BotStats st;
+      bs.reqInt("age_ms", st.age_ms, 0, kMaxSafe);
+      bs.reqBool("stale", st.stale);
+      readStats(bs, st.stats);
+      b.bot_stats = std::move(st);
+    });
+    sub.optStr("liveness", b.liveness);
+    sub.optStr("liveness_reason", b.liveness_reason);
+    sub.optNum("ping_ms", b.ping_ms, 0, kMaxMs);
+    sub.optBool("memory_alert", b.memory_alert);
     m.bots.push_back(std::move(b));
   });
   f.defBool("more", m.more);

@@ -254,7 +254,12 @@ BOT_STATUS_FULL = (
     '"last_action":{"action":"sweep","ok":true,"freed_bytes":12345678,"at_ms":1764097200000,'
     '"reason":"rss above 70%"},"restarts":2,"oom_kills":1,'
     '"thresholds_bytes":[268435456,322122547,364904448],"detection":"eventfd",'
-    '"detection_bound_ms":10,"pss_age_ms":1500}')
+    '"detection_bound_ms":10,"pss_age_ms":1500,'
+    # 1.1: the bot's own figures (its latest stats, with their age) and its liveness.
+    '"bot_stats":{"age_ms":1200,"stale":false,"rss_bytes":163577856,'
+    '"heap_used_bytes":93742694,"heap_total_bytes":117545369,"external_bytes":8703180,'
+    '"event_loop_lag_ms":1.25,"caches":{"members":100,"messages":2500},"uptime_ms":3600000},'
+    '"liveness":"ok","ping_ms":0.5,"memory_alert":true}')
 BOT_STATUS_MIN = (
     '{"name":"mimi","state":"STOPPED","memory_state":"unknown","pid":0,"uptime_ms":0,'
     '"connected":false,"metric":"cgroup","limit_bytes":536870912,"limit_source":"config",'
@@ -279,6 +284,20 @@ FILES["control"] = [
         '{"type":"status_result","id":1,"bots":[' +
         BOT_STATUS_MIN.replace('"oom_kills":0', '"oom_kills":0,"thresholds_bytes":[1,"2"]') +
         ']}', "bad_field", "bots[0].thresholds_bytes[1]"),
+    bad("status_result_bot_stats_missing_age",
+        '{"type":"status_result","id":1,"bots":[' +
+        BOT_STATUS_MIN.replace('"oom_kills":0', '"oom_kills":0,"bot_stats":{"stale":true}') +
+        ']}', "missing_field", "bots[0].bot_stats.age_ms"),
+    bad("status_result_bot_stats_lag_negative",
+        '{"type":"status_result","id":1,"bots":[' +
+        BOT_STATUS_MIN.replace('"oom_kills":0',
+                               '"oom_kills":0,"bot_stats":{"age_ms":1,"stale":false,'
+                               '"event_loop_lag_ms":-1}') +
+        ']}', "out_of_range", "bots[0].bot_stats.event_loop_lag_ms"),
+    bad("status_result_liveness_number",
+        '{"type":"status_result","id":1,"bots":[' +
+        BOT_STATUS_MIN.replace('"oom_kills":0', '"oom_kills":0,"liveness":1') +
+        ']}', "bad_field", "bots[0].liveness"),
     bad("status_result_last_action_missing_at",
         '{"type":"status_result","id":1,"bots":[' +
         BOT_STATUS_MIN.replace('"oom_kills":0',

@@ -36,6 +36,13 @@ const figures = [
 ];
 // 1.1: another part of this answer follows (PROTOCOL.md 7.6).
 const more = F('more', 'bool', 'D', { def: false, omitEmpty: true });
+// The members of `stats`, also the figures of a status' bot_stats (1.1).
+const statsFields = [
+  ...figures,
+  F('event_loop_lag_ms', 'num', 'O', { lo: 0, hi: MAX_MS }),
+  F('caches', 'intMap', 'D', { lo: 0, hi: MAX_SAFE, omitEmpty: true }),
+  F('uptime_ms', 'int', 'O', { lo: 0, hi: MAX_SAFE }),
+];
 const version = F('version', 'obj', 'R', {
   spec: [F('major', 'int', 'R', { lo: 0, hi: 65535 }), F('minor', 'int', 'R', { lo: 0, hi: 65535 })],
 });
@@ -105,12 +112,7 @@ const SCHEMAS = {
     F('target_met', 'bool', 'O'), // 1.1
   ],
   pong: [id(), F('uptime_ms', 'int', 'O', { lo: 0, hi: MAX_SAFE })],
-  stats: [
-    ...figures,
-    F('event_loop_lag_ms', 'num', 'O', { lo: 0, hi: MAX_MS }),
-    F('caches', 'intMap', 'D', { lo: 0, hi: MAX_SAFE, omitEmpty: true }),
-    F('uptime_ms', 'int', 'O', { lo: 0, hi: MAX_SAFE }),
-  ],
+  stats: statsFields,
   event: [
     F('level', 'enum', 'R', { values: LEVELS }),
     F('message', 'str', 'R'),
@@ -147,6 +149,13 @@ const SCHEMAS = {
         F('restarts', 'int', 'R', { lo: 0, hi: MAX_SAFE }),
         F('oom_kills', 'int', 'R', { lo: 0, hi: MAX_SAFE }),
         F('thresholds_bytes', 'intList', 'D', { lo: 0, hi: MAX_SAFE, omitEmpty: true }),
+        F('bot_stats', 'obj', 'O', {
+          spec: [F('age_ms', 'int', 'R', { lo: 0, hi: MAX_SAFE }), F('stale', 'bool', 'R'), ...statsFields],
+        }),
+        F('liveness', 'str', 'O'),
+        F('liveness_reason', 'str', 'O'),
+        F('ping_ms', 'num', 'O', { lo: 0, hi: MAX_MS }),
+        F('memory_alert', 'bool', 'O'),
       ],
     }),
     more,

@@ -212,6 +212,15 @@ struct LastAction {
   bool operator==(const LastAction&) const = default;
 };
 
+// The bot's latest `stats` as memvisord holds it (1.1). `stale` once no `stats` came for
+// several stats intervals: the figures are then the last known, not current ones.
+struct BotStats {
+  std::int64_t age_ms = 0;  // since the stats arrived
+  bool stale = false;
+  Stats stats;
+  bool operator==(const BotStats&) const = default;
+};
+
 struct BotStatus {
   std::string name;
   std::string state;         // STARTING RUNNING BACKOFF STOPPING STOPPED EXITED FATAL
@@ -235,6 +244,12 @@ struct BotStatus {
   std::optional<std::string> detection;
   std::optional<std::int64_t> detection_bound_ms;  // (1.1) the bound in ms (poll.min)
   std::optional<std::int64_t> pss_age_ms;          // (1.1) how old pss_bytes is
+  // 1.1: the bot's own figures and its liveness (absent from 1.0 daemons).
+  std::optional<BotStats> bot_stats;       // the bot's latest `stats`; absent before the first
+  std::optional<std::string> liveness;     // off | unknown | ok | hung
+  std::optional<std::string> liveness_reason;  // why hung (or why it left hung)
+  std::optional<double> ping_ms;           // round trip of the last answered ping
+  std::optional<bool> memory_alert;        // the monitor's alert (default 80% of the limit) is on
   bool operator==(const BotStatus&) const = default;
 };
 
