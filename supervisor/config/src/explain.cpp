@@ -139,6 +139,50 @@ Lines policyLines(const BotConfig& b) {
                             " (next sample when growth at " + formatBytes(p.max_growth) +
                             "/s could reach the next threshold)");
   l.emplace_back("stats_interval", formatDuration(b.stats_interval));
+  const auto& lv = b.liveness;
+  if (lv.enabled) {
+    const auto worst = lv.every * lv.misses + lv.deadline;
+    std::string v = "ping every " + formatDuration(lv.every) + ", a pong later than " +
+                    formatDuration(lv.deadline) + " is a miss; " + std::to_string(lv.misses) +
+                    (lv.misses == 1 ? " miss makes" : " misses in a row make") +
+                    " the bot hung (caught within " + formatDuration(worst) + ")";
+    if (lv.max_lag) {
+      v += ", as does event-loop lag above " + formatDuration(*lv.max_lag) + " for " +
+           formatDuration(lv.lag_for);
+    }
+    const bool can_restart = b.mode == Mode::kSpawn || !b.attach.restart_command.empty();
+    if (lv.on_hung == OnHung::kRestart && can_restart) {
+      v += "; then a graceful restart (shutdown within " +
+           formatDuration(p.deadlines.shutdown) + ", then " + signalName(b.stop_signal) +
+           ", SIGKILL after " + formatDuration(b.stop_timeout) + ")";
+    } else {
+      v += "; then a journal line only";
+      if (lv.on_hung == OnHung::kRestart) v += " (memvisord cannot restart this bot)";
+    }
+    l.emplace_back("liveness", v);
+  } else {
+    l.emplace_back("liveness", "off (memvisord does not ping the bot)");
+  }
+  const auto& m = b.monitor;
+  l.emplace_back("monitor.log_every",
+                 m.log_every.count() > 0
+                     ? "a journal line with the bot's own figures every " +
+                           formatDuration(m.log_every)
+                     : std::string("off"));
+  if (m.alert_at) {
+    const Bytes at = m.alert_at->resolve(p.limit);
+    l.emplace_back("monitor.alert",
+                   "warn at " + formatBytes(at) + " (" +
+                       (m.alert_at->is_percent ? m.alert_at->toString() : pct(at, p.limit)) +
+                       " of the limit) of " + toString(p.metric) + ", once per crossing: re-arms below " +
+                       formatBytes(at - m.alert_hysteresis.resolve(p.limit)));
+  } else {
+    l.emplace_back("monitor.alert", "off");
+  }
+  l.emplace_back("monitor.stale_after",
+                 std::to_string(m.stale_after) + " stats intervals (" +
+                     formatDuration(b.stats_interval * m.stale_after) +
+                     ") without stats: the bot's figures are shown as stale");
   return l;
 }
 

@@ -61,6 +61,8 @@ const char* toString(AttachBy a) {
   return "?";
 }
 
+const char* toString(OnHung o) { return o == OnHung::kJournal ? "journal" : "restart"; }
+
 Duration Deadlines::forAction(ActionKind a) const {
   switch (a) {
     case ActionKind::kTrim: return trim;

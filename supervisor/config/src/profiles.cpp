@@ -40,6 +40,33 @@ PolicyConfig basePolicy(Bytes limit) {
 // The profiles are for Node.js bots (the seed is one): V8's heap limit follows the memory
 // limit (NODE_OPTIONS, reasoning in node_heap.hpp); other programs ignore the variable.
 void sizeNodeHeap(Profile& p) { p.env["NODE_OPTIONS"] = nodeOptionsFor(p.policy.limit); }
+// Why these liveness figures: a ping every 10 s costs nothing; a healthy bot answers in
+// well under a millisecond, and a GC pause or a compact stalls its loop for tens to hundreds
+// of milliseconds, so a 5 s deadline never mistakes work for a hang; 3 misses in a row
+// (a hung bot is caught within 35 s) keep one slow answer from costing a restart. A loop
+// that still answers but lags more than 5 s for a whole minute serves no user either.
+Liveness profileLiveness() {
+  Liveness l;
+  l.enabled = true;
+  l.every = seconds(10);
+  l.deadline = seconds(5);
+  l.misses = 3;
+  l.on_hung = OnHung::kRestart;
+  l.max_lag = seconds(5);
+  l.lag_for = seconds(60);
+  return l;
+}
+
+// The seed's monitor alerted at 80 % of its limit; 5 % of hysteresis (the threshold
+// ladder's) keeps a bot that hovers at 80 % to one warning per crossing. Stats are stale
+// after 3 missed intervals (15 s at the default 5 s), not after one late one.
+Monitor profileMonitor() {
+  Monitor m;
+  m.alert_at = SizeSpec::percentOf(80);
+  m.alert_hysteresis = SizeSpec::percentOf(5);
+  m.stale_after = 3;
+  return m;
+}
 
 std::vector<Profile> makeProfiles() {
   std::vector<Profile> out;
@@ -50,6 +77,8 @@ std::vector<Profile> makeProfiles() {
     p.env = seedEnv(50, 100, 300, 900, 120, false);
     p.policy = basePolicy(384 * kMiB);
     p.kernel_limit_margin = SizeSpec::percentOf(25);
+    p.liveness = profileLiveness();
+    p.monitor = profileMonitor();
     out.push_back(std::move(p));
   }
   {
@@ -62,6 +91,8 @@ std::vector<Profile> makeProfiles() {
     p.env = seedEnv(10, 25, 120, 300, 60, false);
     p.policy = basePolicy(192 * kMiB);
     p.kernel_limit_margin = SizeSpec::percentOf(25);
+    p.liveness = profileLiveness();
+    p.monitor = profileMonitor();
     out.push_back(std::move(p));
   }
   {
@@ -71,6 +102,8 @@ std::vector<Profile> makeProfiles() {
     p.env = seedEnv(50, 100, 300, 900, 120, false);
     p.policy = basePolicy(384 * kMiB);
     p.kernel_limit_margin = SizeSpec::percentOf(25);
+    p.liveness = profileLiveness();
+    p.monitor = profileMonitor();
     out.push_back(std::move(p));
   }
   {
@@ -94,6 +127,8 @@ std::vector<Profile> makeProfiles() {
     t200.cooldown = minutes(5);
     p.policy.thresholds.insert(p.policy.thresholds.begin(), t200);
     p.kernel_limit_margin = SizeSpec::percentOf(25);
+    p.liveness = profileLiveness();
+    p.monitor = profileMonitor();
     out.push_back(std::move(p));
   }
   for (auto& p : out) sizeNodeHeap(p);

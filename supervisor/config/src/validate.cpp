@@ -250,7 +250,8 @@ const std::vector<std::string> kBotKeys = {
     "limit",        "metric",        "thresholds",    "hysteresis",
     "escalation",   "periodic",      "predictive",    "startup_grace",
     "hard_ceiling", "deadlines",     "stop_signal",   "stop_timeout",
-    "restart",      "kernel_limit_margin", "poll",    "stats_interval"};
+    "restart",      "kernel_limit_margin", "poll",    "stats_interval",
+    "liveness",     "monitor"};
 const std::vector<std::string> kSpawnKeys = {"command", "env", "cwd", "user", "cgroup"};
 const std::vector<std::string> kAttachKeys = {"pidfile", "cmdline", "connect", "uid",
                                               "restart_command", "allow_shutdown"};
@@ -263,6 +264,10 @@ const std::vector<std::string> kDeadlineKeys = {"trim", "sweep", "compact", "shu
 const std::vector<std::string> kRestartKeys = {"backoff_initial", "backoff_max", "start_retries",
                                                "start_seconds"};
 const std::vector<std::string> kPollKeys = {"min", "max", "max_growth"};
+const std::vector<std::string> kLivenessKeys = {"enabled", "every",   "deadline", "misses",
+                                                "on_hung", "max_lag", "lag_for"};
+const std::vector<std::string> kMonitorKeys = {"log_every", "alert_at", "alert_hysteresis",
+                                               "stale_after"};
 
 using std::chrono::hours;
 using std::chrono::milliseconds;
@@ -463,6 +468,8 @@ class ConfigBuilder {
           b.policy = pr->policy;
           b.spawn.env = pr->env;
           b.kernel_limit_margin = pr->kernel_limit_margin;
+          b.liveness = pr->liveness;
+          b.monitor = pr->monitor;
           limit_known = limit_known || pr->policy.limit > 0;
         } else {
           std::vector<std::string> names;
@@ -478,6 +485,7 @@ class ConfigBuilder {
     }
 
     bool has_spawn = false, has_attach = false;
+    bool log_every_given = false;
     for (const auto& e : n.entries) {
       const std::string p = Validator::join(path, e.key);
       const PlainNode& val = e.value;
@@ -580,6 +588,21 @@ class ConfigBuilder {
         poll(val, p, b.policy);
       } else if (e.key == "stats_interval") {
         if (auto d = v_.duration(val, p, milliseconds(100), hours(1))) b.stats_interval = *d;
+      } else if (e.key == "liveness") {
+        liveness(val, p, b.liveness);
+      } else if (e.key == "monitor") {
+        log_every_given = monitor(val, p, b.monitor);
+      }
+    }
+    // The seed's monitor interval is memvisord's too, unless monitor.log_every says otherwise.
+    if (!log_every_given) {
+      if (auto it = b.spawn.env.find("MEMORY_LOG_INTERVAL_SECONDS"); it != b.spawn.env.end()) {
+        std::int64_t secs = 0;
+        const auto& t = it->second;
+        auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), secs);
+        if (ec == std::errc() && ptr == t.data() + t.size() && secs > 0 && secs <= 86400) {
+          b.monitor.log_every = seconds(secs);
+        }
       }
     }
 
@@ -1031,6 +1054,90 @@ class ConfigBuilder {
       return std::nullopt;
     }
     return b;
+  }
+
+  void liveness(const PlainNode& n, const std::string& path, Liveness& out) {
+    if (isNone(n)) {
+      out.enabled = false;
+      return;
+    }
+    if (!v_.checkMap(n, path, kLivenessKeys)) return;
+    out.enabled = true;
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      if (e.key == "enabled") {
+        if (auto b = v_.boolean(e.value, p)) out.enabled = *b;
+      } else if (e.key == "every") {
+        if (auto d = v_.duration(e.value, p, milliseconds(100), hours(1))) out.every = *d;
+      } else if (e.key == "deadline") {
+        // The protocol's request deadlines are 1 ms .. 600 s.
+        if (auto d = v_.duration(e.value, p, milliseconds(10), seconds(600))) out.deadline = *d;
+      } else if (e.key == "misses") {
+        if (auto v = v_.integer(e.value, p, 1, 100)) out.misses = static_cast<int>(*v);
+      } else if (e.key == "on_hung") {
+        if (auto str = v_.scalar(e.value, p)) {
+          if (*str == "journal") {
+            out.on_hung = OnHung::kJournal;
+          } else if (*str == "restart") {
+            out.on_hung = OnHung::kRestart;
+          } else {
+            v_.error(e.value.pos, p, "expected journal|restart, got '" + *str + "'" +
+                                         didYouMean(*str, {"journal", "restart"}));
+          }
+        }
+      } else if (e.key == "max_lag") {
+        if (isNone(e.value)) {
+          out.max_lag.reset();
+        } else if (auto d = v_.duration(e.value, p, milliseconds(1), hours(1))) {
+          out.max_lag = *d;
+        }
+      } else if (e.key == "lag_for") {
+        if (auto d = v_.duration(e.value, p, Duration{0}, hours(1))) out.lag_for = *d;
+      }
+    }
+    if (out.deadline > out.every) {
+      v_.error(n.pos, path + ".deadline",
+               "must not exceed every (" + formatDuration(out.every) + "), got " +
+                   formatDuration(out.deadline) + ": one ping at a time is outstanding");
+    }
+  }
+
+  // Returns whether log_every was given (else it comes from MEMORY_LOG_INTERVAL_SECONDS).
+  bool monitor(const PlainNode& n, const std::string& path, Monitor& out) {
+    if (!v_.checkMap(n, path, kMonitorKeys)) return false;
+    bool log_every_given = false;
+    for (const auto& e : n.entries) {
+      const std::string p = Validator::join(path, e.key);
+      if (e.key == "log_every") {
+        log_every_given = true;
+        if (isNone(e.value)) {
+          out.log_every = Duration{0};
+        } else if (auto d = v_.duration(e.value, p, seconds(1), hours(24))) {
+          out.log_every = *d;
+        }
+      } else if (e.key == "alert_at") {
+        if (isNone(e.value)) {
+          out.alert_at.reset();
+        } else if (auto sz = v_.size(e.value, p, true)) {
+          if (sz->is_percent && (sz->percent < 1 || sz->percent > 100)) {
+            v_.error(e.value.pos, p, "must be 1%..100% of the limit, got " + sz->toString());
+          } else {
+            out.alert_at = *sz;
+          }
+        }
+      } else if (e.key == "alert_hysteresis") {
+        if (auto sz = v_.size(e.value, p, true)) {
+          if (sz->is_percent && (sz->percent < 0 || sz->percent > 50)) {
+            v_.error(e.value.pos, p, "must be 0%..50%, got " + sz->toString());
+          } else {
+            out.alert_hysteresis = *sz;
+          }
+        }
+      } else if (e.key == "stale_after") {
+        if (auto v = v_.integer(e.value, p, 1, 100)) out.stale_after = static_cast<int>(*v);
+      }
+    }
+    return log_every_given;
   }
 
   void poll(const PlainNode& n, const std::string& path, PolicyConfig& out) {

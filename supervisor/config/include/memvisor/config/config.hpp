@@ -138,6 +138,33 @@ struct RestartPolicy {  // spawn mode: restart on exit, capped exponential backo
   bool operator==(const RestartPolicy&) const = default;
 };
 
+// Liveness: memvisord pings the bot; a bot whose event loop is stuck answers nothing, serves
+// no user and, below its memory limit, would otherwise go unnoticed.
+enum class OnHung { kJournal, kRestart };
+const char* toString(OnHung o);  // journal | restart
+struct Liveness {
+  bool enabled = true;
+  Duration every{std::chrono::seconds(10)};    // one ping this often while connected
+  Duration deadline{std::chrono::seconds(5)};  // a pong later than this is a miss
+  int misses = 3;                              // misses in a row that make the bot hung
+  OnHung on_hung = OnHung::kRestart;           // restart = the graceful path, then signals
+  // Event-loop lag (from the bot's stats) above `max_lag` for `lag_for` also makes it hung.
+  std::optional<Duration> max_lag;
+  Duration lag_for{std::chrono::seconds(30)};
+  bool operator==(const Liveness&) const = default;
+};
+
+// The seed's memory monitor, as memvisord's: a journal line every `log_every` with the
+// bot's own figures, and an alert at `alert_at` of the limit that re-arms only below
+// alert_at - alert_hysteresis, so a bot hovering at the line does not flood the journal.
+struct Monitor {
+  Duration log_every{0};  // 0 = off; default MEMORY_LOG_INTERVAL_SECONDS of the bot's env
+  std::optional<SizeSpec> alert_at = SizeSpec::percentOf(80);  // absent = no alert
+  SizeSpec alert_hysteresis = SizeSpec::percentOf(5);
+  int stale_after = 3;  // stats intervals without a `stats` before its figures are stale
+  bool operator==(const Monitor&) const = default;
+};
+
 struct BotConfig {
   std::string name;
   std::string profile;  // empty = none
@@ -152,6 +179,8 @@ struct BotConfig {
   // memory.limit_in_bytes, v2 memory.max; memory.high = limit). Absent = leave it alone.
   std::optional<SizeSpec> kernel_limit_margin;
   Duration stats_interval{std::chrono::seconds(5)};  // Welcome.stats_interval_ms
+  Liveness liveness;
+  Monitor monitor;
   bool operator==(const BotConfig&) const = default;
 };
 

@@ -23,6 +23,8 @@ struct Profile {
   // these one by one; a bot's `thresholds:` or `periodic:` list replaces the profile's list)
   PolicyConfig policy;
   std::optional<SizeSpec> kernel_limit_margin;  // BotConfig::kernel_limit_margin default
+  Liveness liveness;  // see profileLiveness() for why these figures
+  Monitor monitor;    // log_every comes from MEMORY_LOG_INTERVAL_SECONDS above
 };
 
 const std::vector<Profile>& builtinProfiles();
