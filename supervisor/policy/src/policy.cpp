@@ -94,6 +94,7 @@ Intent makeIntent(PolicyState& s, const BotPolicy& p, ActionKind a, Trigger t, s
   }
   if (a != ActionKind::kAlert) {
     s.last_run[static_cast<int>(a)] = now;
+    s.last_trigger[static_cast<int>(a)] = t;
     s.in_flight = InFlight{a, t, now, in.deadline};
   }
   return in;
@@ -123,6 +124,43 @@ std::optional<ActionKind> escalationStep(ActionKind last, const BotPolicy& p, By
   if (next == ActionKind::kRestart && (bytes < p.limit || ladder_restarts)) next = ActionKind::kCompact;
   if (static_cast<int>(next) <= static_cast<int>(last)) return std::nullopt;
   return next;
+}
+
+// The cooldown of the ladder's rung for action `a` (its first threshold's), or `fallback`.
+Duration rungCooldown(const BotPolicy& p, ActionKind a, Duration fallback) {
+  for (const auto& t : p.thresholds) {
+    if (t.action == a) return t.cooldown;
+  }
+  return fallback;
+}
+
+// What "the last compact freed enough" means: at least the compact rung's min_freed (and
+// something at all).
+Bytes compactEnough(const BotPolicy& p) {
+  for (const auto& t : p.thresholds) {
+    if (t.action == ActionKind::kCompact) return std::max<Bytes>(1, t.min_freed);
+  }
+  return 1;
+}
+
+// From `a` up the ladder, the first action not cooling down, within escalation.max_action
+// and the restart rules of escalationStep; nullopt when every allowed rung is cooling down.
+std::optional<ActionKind> firstReady(const PolicyState& s, const BotPolicy& p, ActionKind a,
+                                     Bytes bytes, Duration fallback, TimePoint now) {
+  ActionKind x = a;
+  while (coolingDown(s, x, rungCooldown(p, x, fallback), now)) {
+    if (!p.escalation.enabled) return std::nullopt;
+    auto up = escalationStep(x, p, bytes);
+    if (!up) return std::nullopt;
+    x = *up;
+  }
+  return x;
+}
+
+// At or above the limit, a bot whose last compact worked is compacted again before a restart.
+bool compactBeforeRestart(const PolicyState& s, const BotPolicy& p, Bytes bytes) {
+  return bytes >= p.limit && s.compact_effective && !s.compact_retried_at_limit &&
+         static_cast<int>(p.escalation.max_action) >= static_cast<int>(ActionKind::kCompact);
 }
 
 }  // namespace
@@ -237,6 +275,9 @@ std::vector<Note> onActionResult(PolicyState& s, const ActionResult& r, const Bo
   if (flight && flight->action == r.action) s.in_flight.reset();
   s.last_result = r;
   s.last_result_at = now;
+  if (r.action == ActionKind::kCompact) {
+    s.compact_effective = r.outcome == Outcome::kOk && r.freed_bytes >= compactEnough(p);
+  }
 
   std::string problem;
   if (r.outcome != Outcome::kOk) {
@@ -332,6 +373,7 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
   // worked. Climbing again is a new crossing, gated by that threshold's hysteresis.
   if (s.episode.active && bytes < s.episode.at_bytes) s.episode = Episode{};
   if (s.restart_blocked && bytes < limit - hyst) s.restart_blocked = false;
+  if (s.compact_retried_at_limit && bytes < limit - hyst) s.compact_retried_at_limit = false;
 
   // Hard ceiling: restart at once, even during the start-up grace and even while another
   // action is in flight: past this figure the kernel's OOM killer is the next thing to come,
@@ -395,6 +437,40 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
         previous = s.episode.last_outcome;
         reason += "; " + previous + ", so " + config::toString(action);
       }
+    }
+    // A rung still cooling down is skipped, not waited for: waiting for it while the bot
+    // regrows walks it into the hard ceiling. At the limit a compact that worked comes back
+    // before anything drastic.
+    bool retry_compact = false;
+    const auto& ran_by = s.last_trigger[static_cast<int>(action)];
+    if (coolingDown(s, action, t.cooldown, now) && action != ActionKind::kRestart) {
+      if (static_cast<int>(action) <= static_cast<int>(ActionKind::kCompact) &&
+          compactBeforeRestart(s, p, bytes)) {
+        retry_compact = true;
+      } else if (ran_by != Trigger::kThreshold && ran_by != Trigger::kEscalation) {
+        // Housekeeping ran it: no sign that it fails; wait for its cooldown (below).
+      } else if (auto ready = firstReady(s, p, action, bytes, t.cooldown, now); ready && *ready != action) {
+        reason += std::string("; ") + config::toString(action) + " is cooling down, so " +
+                  config::toString(*ready);
+        action = *ready;
+      }
+    }
+    if (action == ActionKind::kRestart && !grace && compactBeforeRestart(s, p, bytes)) {
+      retry_compact = true;
+    }
+    if (retry_compact) {
+      s.compact_retried_at_limit = true;
+      action = ActionKind::kCompact;
+      reason += "; the last compact freed at least " + formatBytes(compactEnough(p)) +
+                ": compact again before any restart";
+      // The thresholds stay armed: if this compact does not help, the restart still comes.
+      Intent in = makeIntent(s, p, action, Trigger::kThreshold, reason, bytes, now);
+      in.fields["threshold"] = t.at.toString();
+      in.fields["threshold_bytes"] = std::to_string(at);
+      s.episode = Episode{true, Trigger::kThreshold, *origin, at, t.cooldown, t.min_freed, action, now, false, ""};
+      d.notes.push_back(makeNote(proto::Level::kWarn, "threshold", reason, in.fields));
+      d.actions.push_back(std::move(in));
+      return d;
     }
     if (action == ActionKind::kRestart && grace) {
       // Start-up grace: no restart, but the bot still gets the strongest other action.
@@ -494,9 +570,27 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
       }
       return d;
     }
-    if (coolingDown(s, *next, ep.cooldown, now) && !ep.escalate_now) return d;
+    std::string skipped;
+    if (*next == ActionKind::kRestart && compactBeforeRestart(s, p, bytes)) {
+      s.compact_retried_at_limit = true;
+      next = ActionKind::kCompact;
+      skipped = "; the last compact freed at least " + formatBytes(compactEnough(p)) +
+                ": compact again before any restart";
+    } else if (coolingDown(s, *next, ep.cooldown, now) && !ep.escalate_now) {
+      if (*next == ActionKind::kCompact && compactBeforeRestart(s, p, bytes)) {
+        s.compact_retried_at_limit = true;
+        skipped = "; at the limit, the last compact freed at least " +
+                  formatBytes(compactEnough(p)) + ": compact again";
+      } else {
+        auto ready = firstReady(s, p, *next, bytes, ep.cooldown, now);
+        if (!ready || (*ready == ActionKind::kRestart && grace)) return d;
+        skipped = std::string("; ") + config::toString(*next) + " is cooling down, so " +
+                  config::toString(*ready);
+        next = ready;
+      }
+    }
     const std::string reason = why + "; escalating " + config::toString(ep.last_action) + " -> " +
-                               config::toString(*next);
+                               config::toString(*next) + skipped;
     Intent in = makeIntent(s, p, *next, Trigger::kEscalation, reason, bytes, now);
     in.fields["previous"] = ep.escalate_now ? ep.last_outcome : config::toString(ep.last_action);
     in.fields["threshold_bytes"] = std::to_string(ep.at_bytes);

@@ -13,12 +13,18 @@
 //   the threshold re-armed since (the action brought the figure below at - hysteresis).
 // - escalation (trim -> sweep -> compact -> restart, capped by escalation.max_action): at
 //   once when the episode's action failed, timed out, had no session or freed < min_freed;
-//   otherwise when the figure is still >= the threshold once the cooldown has passed. An
+//   otherwise when the figure is still >= the threshold once the cooldown has passed. A rung
+//   still cooling down from its own threshold or escalation run (it did not hold the bot
+//   down) is skipped for the next one up (never past the limit's rules); one run by the
+//   periodic housekeeping or the predictor is waited for. An
 //   episode ends when the figure falls below its threshold. Escalation reaches restart only
 //   at or above the limit and only if the ladder has no restart threshold of its own; at
 //   the top it repeats the last action each cooldown while that action helps.
 // - targets: trim/sweep/compact ask for the bytes down to the lowest action threshold's
 //   re-arm level (rearmFloor), so that a goal-directed bot frees that much, not everything.
+// - compact before restart: at or above the limit, a bot whose last compact freed at least
+//   that rung's min_freed is compacted again (its cooldown notwithstanding) before any
+//   restart, once per excursion above limit - hysteresis; the hard ceiling is exempt.
 // - start-up grace: no restart (compact instead, the restart threshold stays armed); a
 //   failed restart blocks restarts until the figure falls below limit - hysteresis.
 // - predictive: least-squares growth over the window; acts when the limit is less than the
@@ -145,12 +151,18 @@ struct PolicyState {
   Episode episode;
   std::optional<InFlight> in_flight;
   std::array<std::optional<TimePoint>, config::kActionKinds> last_run{};
+  std::array<std::optional<Trigger>, config::kActionKinds> last_trigger{};  // of last_run
   std::vector<TimePoint> periodic_last;  // per BotPolicy::periodic (starts at started_at)
   std::optional<TimePoint> predictive_last;
   ActionKind predictive_next = ActionKind::kSweep;
   bool ceiling_fired = false;     // one hard-ceiling restart per excursion
   bool restart_deferred = false;  // a "restart deferred" note was already written
   bool restart_blocked = false;   // the last restart failed; cleared below limit - hysteresis
+  // The last compact freed at least its rung's min_freed: at the limit such a bot gets one
+  // more compact (whatever its cooldown) before any restart; once per excursion, re-armed
+  // below limit - hysteresis.
+  bool compact_effective = false;
+  bool compact_retried_at_limit = false;
   std::deque<std::pair<TimePoint, Bytes>> window;  // recent samples for the growth rate
   std::optional<Bytes> last_bytes;
   // Last action outcome, for status displays.
