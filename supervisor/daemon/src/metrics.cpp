@@ -52,7 +52,8 @@ Metrics::Metrics()
                      .Name("memvisor_bot_detection_bound_seconds")
                      .Help("Longest delay between a crossing and the sample that sees it, at "
                            "growth up to poll.max_growth, by detection path")
-                     .Register(*registry_)) {}
+                     .Register(*registry_)),
+      figures_(std::make_unique<FigureMetrics>(*registry_)) {}
 
 Metrics::BotSeries& Metrics::bot(const std::string& name) {
   auto it = bots_.find(name);
@@ -115,6 +116,7 @@ void Metrics::figure(const std::string& bot_name, Figure f, std::optional<double
 }
 
 void Metrics::removeBot(const std::string& name) {
+  figures_->removeBot(name);
   auto it = bots_.find(name);
   if (it == bots_.end()) return;
   const BotSeries& s = it->second;

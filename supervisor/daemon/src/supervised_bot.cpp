@@ -117,7 +117,19 @@ SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
       pstate_(policy::makeState(policy_, Clock::now())),
       sample_timer_(env.io),
       connect_timer_(env.io),
-      settle_timer_(env.io) {
+      settle_timer_(env.io),
+      figure_series_(env.metrics ? &env.metrics->figures() : nullptr),
+      figures_(env.io, config_.name, figure_series_,
+               [this](const std::string& kind, proto::Level level, const std::string& message,
+                      std::map<std::string, std::string> fields) {
+                 journal(kind, level, message, std::move(fields));
+               }),
+      liveness_(env.io, LivenessDriver::Hooks{
+                            [this](const policy::LivenessVerdict& v) { onLivenessChange(v); },
+                            {},
+                            [this](double rtt_ms) {
+                              if (figure_series_) figure_series_->pingRtt(config_.name, rtt_ms / 1000.0);
+                            }}) {
   if (env_.metrics) {
     series_ = &env_.metrics->bot(config_.name);
     publishLimit();
@@ -135,6 +147,7 @@ SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
       }
     }
   }
+  configureFigures();
 }
 
 BotCounters SupervisedBot::counters() const {
@@ -148,6 +161,12 @@ BotCounters SupervisedBot::counters() const {
 
 void SupervisedBot::countersChanged() {
   if (env_.counters_changed) env_.counters_changed();
+}
+
+void SupervisedBot::configureFigures() {
+  figures_.configure({config_.monitor, config_.stats_interval});
+  liveness_.configure(config_.liveness);
+  if (figure_series_) figure_series_->livenessEnabled(config_.name, config_.liveness.enabled);
 }
 
 SupervisedBot::~SupervisedBot() {
@@ -359,7 +378,7 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
   policy::onBotStarted(pstate_, policy_, now);
   last_sample_.reset();
   last_metric_.reset();
-  last_stats_.reset();
+  figures_.start();
   if (series_) {
     series_->up->Set(1);
     if (started_once_) series_->restarts->Increment();
@@ -404,6 +423,8 @@ void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_f
     publishFigures(false);  // no process, no figures: the series go until the next sample
   }
   detection_.stop();
+  figures_.stop();
+  liveness_.detach();
   // The kernel's OOM kills show in the cgroup's counter, even after the process is gone.
   std::optional<sampling::CgroupLocation> loc;
   if (cgroup_) {
@@ -577,6 +598,10 @@ void SupervisedBot::sampleNow() {
   const auto metric = metricOf(*r);
   last_sample_ = std::move(r.value());
   last_metric_ = metric;
+  if (metric) {
+    figures_.onSample(policy_.metric, policy_.limit, *metric,
+                      static_cast<config::Bytes>(last_sample_->rss_bytes));
+  }
   if (series_) publishFigures(true);
   ++samples_;
   if (metric && detection_.v1 && last_sample_->cgroup_usage_bytes) {
@@ -997,6 +1022,7 @@ Result<void> SupervisedBot::bind(const std::shared_ptr<BotSession>& session) {
   }
   session_ = session;
   if (series_) series_->connected->Set(1);
+  liveness_.attach(session);
   std::string caps;
   for (const auto& c : session->hello().capabilities) caps += (caps.empty() ? "" : ",") + c;
   journal("session", proto::Level::kInfo,
@@ -1022,6 +1048,12 @@ void SupervisedBot::onSessionClosed(const std::shared_ptr<BotSession>& session,
   if (session_ != session) return;
   session_.reset();
   if (series_) series_->connected->Set(0);
+  const bool was_hung = liveness_.state().hung();
+  liveness_.detach();
+  if (figure_series_) {
+    figure_series_->forgetPing(config_.name);
+    if (was_hung) figure_series_->hung(config_.name, false);
+  }
   journal("session", proto::Level::kInfo, "bot disconnected: " + reason);
 }
 
@@ -1030,6 +1062,43 @@ void SupervisedBot::onStats(const proto::Stats& stats) {
   // V8's heap is a limit of its own (protocol 1.1 heap_limit_bytes): alert as the seed does.
   if (auto n = policy::watchHeap(heap_watch_, stats.mem.heap_used_bytes, stats.mem.heap_limit_bytes)) {
     journalNotes({*n});
+  }
+  figures_.onStats(stats);
+  if (stats.event_loop_lag_ms) liveness_.onLag(*stats.event_loop_lag_ms);
+}
+
+void SupervisedBot::onLivenessChange(const policy::LivenessVerdict& v) {
+  const bool hung = v.change == policy::LivenessChange::kHung;
+  if (figure_series_) figure_series_->hung(config_.name, hung);
+  auto fields = v.fields;
+  fields["state"] = hung ? "hung" : "ok";
+  fields["pid"] = std::to_string(process_.pid());
+  if (!hung) {
+    journal("liveness", proto::Level::kInfo, "bot answers again, no longer hung: " + v.reason,
+            fields);
+    return;
+  }
+  const auto& lc = config_.liveness;
+  const bool restart = lc.on_hung == config::OnHung::kRestart && process_.canRestart();
+  fields["on_hung"] = restart ? "restart" : "journal";
+  journal("liveness", proto::Level::kError,
+          "bot hung: " + v.reason +
+              (restart ? "; restarting it"
+                       : lc.on_hung == config::OnHung::kRestart
+                             ? "; memvisord cannot restart this bot (journal only)"
+                             : "; journal only (liveness.on_hung: journal)"),
+          fields);
+  if (!restart || !process_.running()) return;
+  const std::string reason = "hung: " + v.reason;
+  last_action_ = proto::LastAction{"restart", true, 0, env_.wall_ms(), reason};
+  ++actions_;
+  if (env_.metrics) env_.metrics->action(config_.name, "restart", "ok", 0);
+  countersChanged();
+  // The normal graceful path: a hung bot will not answer `shutdown`, so its deadline passes
+  // and the stop signal, then SIGKILL after stop_timeout, end it.
+  if (auto r = process_.restart(reason, {}, BotProcess::StopMode::kCooperative); !r) {
+    journal("restart", proto::Level::kWarn, "restart of the hung bot failed: " + r.error().message,
+            {{"error", r.error().code}});
   }
 }
 
@@ -1059,6 +1128,7 @@ void SupervisedBot::applyConfig(const config::BotConfig& config) {
   config_ = config;
   policy_ = config_.policy;
   runtime_limit_ = false;
+  configureFigures();
   if (series_) publishLimit();
   // Threshold lists may have changed shape: a fresh state, keeping the start-up time.
   pstate_ = policy::makeState(policy_, pstate_.started_at);
@@ -1100,6 +1170,12 @@ proto::BotStatus SupervisedBot::status() const {
           0, std::chrono::duration_cast<milliseconds>(Clock::now() - *last_sample_->pss_at).count());
     }
   }
+  if (process_.running()) s.bot_stats = figures_.status();
+  s.liveness = liveness_.name();
+  const auto& ls = liveness_.state();
+  if (!ls.reason.empty()) s.liveness_reason = ls.reason;
+  if (ls.last_rtt_ms) s.ping_ms = *ls.last_rtt_ms;
+  s.memory_alert = figures_.alertOn();
   return s;
 }
 

@@ -20,6 +20,8 @@
 
 #include "memvisor/daemon/saved_counters.hpp"
 
+#include "memvisor/daemon/figure_metrics.hpp"
+
 namespace memvisor::daemon {
 
 class Metrics {
@@ -68,6 +70,8 @@ class Metrics {
   void restoreActions(const std::string& bot, const BotCounters& saved);
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+  // The bot's own figures, liveness and memory alert (figure_metrics.hpp).
+  FigureMetrics& figures() { return *figures_; }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -82,6 +86,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& actions_;
   prometheus::Family<prometheus::Counter>& freed_;
   prometheus::Family<prometheus::Gauge>& detection_;
+  std::unique_ptr<FigureMetrics> figures_;
   std::map<std::string, BotSeries> bots_;
   std::map<std::string, std::vector<prometheus::Gauge*>> threshold_series_;  // by bot
   // By bot: "action:result" -> memvisor_actions_total, "freed:action" -> freed bytes.

@@ -16,9 +16,11 @@
 #include <string>
 
 #include "memvisor/config/config.hpp"
+#include "memvisor/daemon/bot_figures.hpp"
 #include "memvisor/daemon/bot_process.hpp"
 #include "memvisor/daemon/bot_session.hpp"
 #include "memvisor/daemon/child_reaper.hpp"
+#include "memvisor/daemon/liveness_driver.hpp"
 #include "memvisor/daemon/metrics.hpp"
 #include "memvisor/daemon/owned_cgroup.hpp"
 #include "memvisor/daemon/saved_counters.hpp"
@@ -99,6 +101,7 @@ class SupervisedBot {
   std::optional<config::Bytes> peakMetric() const { return peak_metric_; }
   const std::string& detectionReason() const { return detection_reason_; }
   const std::string& detectionPath() const { return detection_path_; }
+  const char* liveness() const { return liveness_.name(); }
   pid_t pid() const { return process_.pid(); }
 
  private:
@@ -139,6 +142,8 @@ class SupervisedBot {
                std::map<std::string, std::string> fields = {});
   void journalNotes(const std::vector<policy::Note>& notes);
   bool requestShutdown(std::chrono::milliseconds deadline, const std::string& reason);
+  void onLivenessChange(const policy::LivenessVerdict& v);
+  void configureFigures();
   std::optional<pid_t> discover() const;
 
   BotEnv& env_;
@@ -181,6 +186,9 @@ class SupervisedBot {
   bool started_once_ = false;
   bool taking_over_ = false;
   Metrics::BotSeries* series_ = nullptr;
+  FigureMetrics* figure_series_ = nullptr;
+  BotFigures figures_;        // the bot's own stats, the monitor line, the memory alert
+  LivenessDriver liveness_;   // pings; hung -> onLivenessChange
   std::uint64_t generation_ = 0;  // bumped per process incarnation
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
