@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "memvisor/proto/codec.hpp"
+#include "status_view.hpp"
 
 namespace memvisor::ctl {
 
@@ -53,9 +54,7 @@ std::string lastActionText(const proto::LastAction& a, std::int64_t now) {
   return s;
 }
 
-std::string opt(const std::optional<std::int64_t>& v) { return v ? humanSize(*v) : "-"; }
-
-int printStatus(Context& ctx, const proto::StatusResult& r) {
+int printStatus(Context& ctx, const proto::StatusResult& r, bool verbose) {
   if (ctx.json) {
     *ctx.out << body(r).dump(2) << "\n";
     return kExitOk;
@@ -63,8 +62,17 @@ int printStatus(Context& ctx, const proto::StatusResult& r) {
   const Style st = ctx.style();
   const bool tty = ctx.outIsTty();
   const std::int64_t now = nowMs();
-  Table t({"NAME", "STATE", "MEMORY", "PID", "UPTIME", "USED", "LIMIT", "USE", "PSS", "WSET",
-           "CGROUP", "DETECTION", "LAST ACTION", "RESTARTS", "OOM"});
+  if (verbose) {
+    for (std::size_t i = 0; i < r.bots.size(); ++i) {
+      if (i > 0) *ctx.out << "\n";
+      printBotDetail(*ctx.out, r.bots[i], st, now);
+    }
+    return kExitOk;
+  }
+  // The compact set: what memvisord measures and does, plus the bot's own heap and lag.
+  // PSS, working set, cgroup usage, external memory, caches: status -v, show BOT, --json.
+  Table t({"NAME", "STATE", "MEMORY", "PID", "UPTIME", "USED", "LIMIT", "USE", "HEAP", "LAG",
+           "DETECTION", "LAST ACTION", "RESTARTS", "OOM"});
   for (const auto& b : r.bots) {
     std::string use = "-";
     if (b.metric_bytes && b.limit_bytes > 0) {
@@ -76,13 +84,13 @@ int printStatus(Context& ctx, const proto::StatusResult& r) {
     if (b.metric_bytes && !b.metric.empty()) used += " " + st.paint(b.metric, Color::kDim);
     std::string limit = b.limit_bytes > 0 ? humanSize(b.limit_bytes) : "-";
     if (b.limit_source == "runtime") limit += "*";
-    std::string state = st.paint(b.state, Style::forState(b.state));
+    std::string state = st.paint(stateText(b), Style::forState(stateText(b)));
     if (b.state == "RUNNING" && !b.connected) state += st.paint(" (no session)", Color::kDim);
     t.add({st.paint(b.name, Color::kBold), state,
            st.paint(b.memory_state, Style::forMemoryState(b.memory_state)),
            b.pid > 0 ? std::to_string(b.pid) : "-", b.pid > 0 ? humanDuration(b.uptime_ms) : "-",
-           used, limit, use, opt(b.pss_bytes), opt(b.working_set_bytes), opt(b.cgroup_usage_bytes),
-           b.detection ? *b.detection : "-", b.last_action ? lastActionText(*b.last_action, now) : "-", std::to_string(b.restarts),
+           used, limit, use, heapCell(b), lagCell(b), b.detection ? *b.detection : "-",
+           b.last_action ? lastActionText(*b.last_action, now) : "-", std::to_string(b.restarts),
            std::to_string(b.oom_kills)});
   }
   *ctx.out << t.render(st);
@@ -93,7 +101,7 @@ int printStatus(Context& ctx, const proto::StatusResult& r) {
   return kExitOk;
 }
 
-int cmdStatus(Context& ctx, const Command&, const Invocation& inv) {
+int cmdStatus(Context& ctx, const Command& cmd, const Invocation& inv) {
   int code = 0;
   auto c = connectOrReport(ctx, code);
   if (!c) return code;
@@ -106,7 +114,7 @@ int cmdStatus(Context& ctx, const Command&, const Invocation& inv) {
   const auto* s = std::get_if<proto::StatusResult>(&*r);
   if (s == nullptr)
     return reportError(ctx, {proto::errc::kUnexpected, "unexpected reply " + proto::typeName(*r)});
-  return printStatus(ctx, *s);
+  return printStatus(ctx, *s, inv.verbose || std::string_view(cmd.name) == "show");
 }
 
 // ---- actions and lifecycle -------------------------------------------------------------
@@ -390,7 +398,15 @@ int cmdHelp(Context&, const Command&, const Invocation&) { return kExitOk; }  //
 
 const std::vector<Command> kCommands = {
     {"status", "status [BOT...]", "Show the bots: state, memory against the limit, last action",
-     "Examples:\n  memvisorctl status\n  memvisorctl status amayo --json | jq '.bots[0].rss_bytes'",
+     "-v shows every figure, the bot's own stats and caches, and its liveness.\n"
+     "STATE says HUNG for a running bot that stopped answering pings.\n"
+     "Examples:\n  memvisorctl status\n  memvisorctl status -v amayo\n"
+     "  memvisorctl status amayo --json | jq '.bots[0].bot_stats.caches'",
+     ArgKind::kBots, cmdStatus},
+    {"show", "show [BOT...]", "Everything memvisord knows about a bot (same as status -v)",
+     "The process and its liveness, memory against the limit and the alert, every measured\n"
+     "figure, the bot's own stats (heap, external, event-loop lag, entries per cache) with\n"
+     "their age, the last action.\nExamples:\n  memvisorctl show amayo",
      ArgKind::kBots, cmdStatus},
     {"trim", "trim BOT|all [BOT...]", "Ask the bot to give free heap back to the OS now",
      "Prints what was freed and how long it took; exit 1 when a bot failed.\n"
@@ -598,6 +614,9 @@ int runCommandLine(Context& base, const std::vector<std::string>& argv) {
         break;
       case ArgKind::kBots:
         sub->add_option("BOT", inv.args, "Bot names (default: all bots)");
+        if (std::string_view(cmd.name) == "status") {
+          sub->add_flag("-v,--verbose", inv.verbose, "Every figure, one block per bot");
+        }
         break;
       case ArgKind::kTargets:
         sub->add_option("BOT", inv.args, "Bot names, or all");

@@ -38,6 +38,7 @@ struct Invocation {
   bool follow = false;            // events
   std::string since;              // events
   std::string topic;              // help
+  bool verbose = false;           // status -v: every figure, one block per bot
 };
 
 enum class ArgKind {

@@ -190,7 +190,7 @@ std::string Style::paint(std::string_view text, Color c) const {
 Color Style::forState(std::string_view s) {
   if (s == "RUNNING") return Color::kGreen;
   if (s == "STARTING" || s == "BACKOFF" || s == "STOPPING") return Color::kYellow;
-  if (s == "FATAL" || s == "EXITED") return Color::kRed;
+  if (s == "FATAL" || s == "EXITED" || s == "HUNG") return Color::kRed;
   if (s == "STOPPED") return Color::kDim;
   return Color::kNone;
 }

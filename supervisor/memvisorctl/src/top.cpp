@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <deque>
 #include <iostream>
 #include <limits>
@@ -18,6 +19,7 @@
 #include "commands.hpp"
 #include "memvisor/proto/codec.hpp"
 #include "top_list.hpp"
+#include "status_view.hpp"
 
 namespace memvisor::ctl {
 
@@ -254,7 +256,7 @@ std::string render(Context& ctx, TopState& s, int cols, int rows) {
   if (s.last && detailed) {
     for (const auto& b : s.last->bots) {
       std::string head = st.paint(b.name, Color::kBold) + "  " +
-                         st.paint(b.state, Style::forState(b.state)) + "  memory " +
+                         st.paint(stateText(b), Style::forState(stateText(b))) + "  memory " +
                          st.paint(b.memory_state, Style::forMemoryState(b.memory_state));
       if (b.pid > 0)
         head += "  pid " + std::to_string(b.pid) + "  up " + humanDuration(b.uptime_ms);
@@ -274,7 +276,24 @@ std::string render(Context& ctx, TopState& s, int cols, int rows) {
         mem += "  thresholds";
         for (auto t : b.thresholds_bytes) mem += " " + humanSize(t);
       }
+      if (b.memory_alert && *b.memory_alert) mem += "  " + st.paint("ALERT", Color::kRed);
       lines.push_back(mem);
+      // The bot's own view: heap, external, lag, caches (absent until its first stats).
+      std::string own = "  bot: heap " + heapCell(b) + "  lag " + lagCell(b);
+      if (b.bot_stats && !b.bot_stats->stale) {
+        const auto& bs = b.bot_stats->stats;
+        if (bs.mem.external_bytes) own += "  external " + humanSize(*bs.mem.external_bytes);
+        for (const auto& [name, n] : bs.caches) own += "  " + name + " " + std::to_string(n);
+      }
+      if (b.liveness) {
+        own += "  liveness " + st.paint(*b.liveness, *b.liveness == "hung" ? Color::kRed : Color::kNone);
+        if (b.ping_ms && *b.liveness != "hung") {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, " (%.1f ms)", *b.ping_ms);
+          own += buf;
+        }
+      }
+      lines.push_back(truncateDisplay(own, static_cast<std::size_t>(std::max(20, cols))));
       const auto it = s.history.find(b.name);
       if (it != s.history.end()) {
         const std::size_t w = static_cast<std::size_t>(std::max(10, cols - 4));
