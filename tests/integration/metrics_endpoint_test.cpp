@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "daemon_harness.hpp"
+#include "http_client.hpp"
 
 namespace memvisor::testing {
 namespace {

@@ -120,3 +120,118 @@ test('memvisord drives a Node.js bot: sweep reaches the JS handler, shutdown exi
   assert.equal(exit.status, 'exit 0', 'the bot obeyed shutdown and exited 0');
   assert.match(text(), /event=memvisor_shutdown /);
 });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = require('node:net').createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function httpGet(port, urlPath) {
+  return new Promise((resolve) => {
+    require('node:http')
+      .get({ host: '127.0.0.1', port, path: urlPath, timeout: 5000 }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', () => resolve(''));
+  });
+}
+
+// The value of the exposed sample `series value` (series exactly as Prometheus prints it).
+function metric(body, series) {
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+test('status --json and /metrics carry a Node.js bot\'s heap, event-loop lag and caches', {
+  skip: (!memvisord && 'MEMVISORD_BIN not set (memvisord is not built)') ||
+    (!memvisorctl && 'MEMVISORCTL_BIN not set (memvisorctl is not built)'),
+  timeout: 60000,
+}, async (t) => {
+  const dir = tempDir('e2e-figures');
+  const log = path.join(dir, 'memvisord.log');
+  const port = await freePort();
+  const q = JSON.stringify;
+  fs.writeFileSync(path.join(dir, 'memvisord.yaml'), [
+    'daemon:',
+    `  bot_socket: ${q(path.join(dir, 'bot.sock'))}`,
+    `  control_socket: ${q(path.join(dir, 'ctl.sock'))}`,
+    `  metrics_listen: 127.0.0.1:${port}`,
+    'bots:',
+    '  - name: nodefigs',
+    '    limit: 512MiB',
+    '    stats_interval: 200ms',
+    '    liveness: {every: 500ms, deadline: 500ms, misses: 3}',
+    '    spawn:',
+    `      command: [${q(process.execPath)}, --expose-gc, ${q(path.join(__dirname, 'fixtures/bloat_bot.js'))}]`,
+    '      env:',
+    `        MEMVISOR_NODE_CLIENT_DIR: ${q(clientDir)}`,
+    '        BLOAT_MIB: "20"',
+    '',
+  ].join('\n'));
+  const out = fs.openSync(log, 'w');
+  const daemon = spawn(memvisord, ['--config', path.join(dir, 'memvisord.yaml'), '--log-format', 'json'], {
+    stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  let exited = false;
+  daemon.on('exit', () => (exited = true));
+  t.after(async () => {
+    if (!exited) {
+      daemon.kill('SIGKILL');
+      for (const e of journal(log).filter((x) => x.kind === 'spawn')) {
+        try {
+          process.kill(-Number(e.pid), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await waitFor(() => journal(log).find((e) => e.kind === 'session'), 30000, 'the bot session');
+
+  const ctlSock = path.join(dir, 'ctl.sock');
+  let bot;
+  const end = Date.now() + 20000;
+  for (;;) {
+    const r = await ctl(['--socket', ctlSock, 'status', 'nodefigs', '--json']);
+    if (r.code === 0) {
+      bot = JSON.parse(r.out).bots[0];
+      const bs = bot.bot_stats;
+      if (bs && bs.caches && bs.caches.messages > 0 && bs.event_loop_lag_ms !== undefined && bot.liveness === 'ok') break;
+    }
+    if (Date.now() > end) assert.fail(`no figures from the Node.js bot in status: ${JSON.stringify(bot)}`);
+    await sleep(200);
+  }
+  const bs = bot.bot_stats;
+  assert.equal(bs.stale, false);
+  assert.ok(bs.age_ms < 2000, `age ${bs.age_ms}`);
+  assert.ok(bs.heap_used_bytes >= 20 * 1024 * 1024, `heapUsed ${bs.heap_used_bytes}`);
+  assert.ok(bs.heap_total_bytes >= bs.heap_used_bytes);
+  assert.ok(bs.external_bytes > 0);
+  assert.ok(bs.event_loop_lag_ms >= 0);
+  assert.ok(typeof bot.ping_ms === 'number');
+
+  const body = await httpGet(port, '/metrics');
+  assert.ok(metric(body, 'memvisor_bot_heap_used_bytes{bot="nodefigs"}') >= 20 * 1024 * 1024, body);
+  assert.ok(metric(body, 'memvisor_bot_heap_total_bytes{bot="nodefigs"}') > 0, body);
+  assert.ok(metric(body, 'memvisor_bot_external_bytes{bot="nodefigs"}') > 0, body);
+  assert.ok(metric(body, 'memvisor_bot_event_loop_lag_seconds{bot="nodefigs"}') >= 0, body);
+  assert.ok(metric(body, 'memvisor_bot_cache_entries{bot="nodefigs",cache="messages"}') > 0, body);
+  assert.equal(metric(body, 'memvisor_bot_hung{bot="nodefigs"}'), 0, body);
+
+  const table = await ctl(['--socket', ctlSock, 'status', 'nodefigs']);
+  assert.match(table.out, /HEAP/);
+  assert.match(table.out, /\d+\.\d\/\d+\.\d MiB/);
+
+  daemon.kill('SIGTERM');
+  await waitFor(() => exited, 30000, 'memvisord to exit');
+});
