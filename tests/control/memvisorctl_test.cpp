@@ -59,7 +59,7 @@ TEST_F(Ctl, StatusPrintsOneRowPerBot) {
   auto r = ctl({"status"});
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* s :
-       {"NAME",      "STATE",  "PSS",    "WSET",     "CGROUP",       "LAST ACTION",
+       {"NAME",      "STATE",  "HEAP",   "LAG",      "USE",          "LAST ACTION",
         "RESTARTS",  "OOM",    "amayo",  "RUNNING",  "4242",         "212.0 MiB",
         "384.0 MiB", "55%",    "tester", "elevated", "(no session)", "sweep freed 5.0 MiB, 3m",
         "idle",      "STOPPED"}) {
@@ -67,6 +67,18 @@ TEST_F(Ctl, StatusPrintsOneRowPerBot) {
   }
   EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << "colour on a pipe";
   EXPECT_EQ(r.out.find("\u2588"), std::string::npos) << "bar on a pipe";
+}
+
+TEST_F(Ctl, StatusVerboseAndShowPrintEveryFigure) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"status", "-v", "amayo"}, std::vector<std::string>{"show", "amayo"}}) {
+    auto r = ctl(args);
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char* s : {"amayo", "state:", "memory:", "measured:", "pss 205.0 MiB", "last action:",
+                          "restarts:"}) {
+      EXPECT_NE(r.out.find(s), std::string::npos) << "missing " << s << " in\n" << r.out;
+    }
+  }
 }
 
 TEST_F(Ctl, StatusJsonCarriesEveryFigure) {
