@@ -7,6 +7,7 @@
 
 #include "harness.hpp"
 #include "memvisor/config/profiles.hpp"
+#include "memvisor/policy/schedule.hpp"
 
 namespace memvisor::policy::testing {
 namespace {
@@ -57,7 +58,7 @@ RegrowRun regrow(double growth, double compact_share, Duration total) {
       }
       pending = Pending{now + milliseconds(200), in.action};
     }
-    const TimePoint next = now + std::min<Duration>(nextPollInterval(s, p), seconds(1));
+    const TimePoint next = now + std::min<Duration>(nextSample(s, p, now).delay, seconds(1));
     while (now < next) {
       now += milliseconds(50);
       cache += growth * 0.05;
