@@ -441,9 +441,17 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
     // A rung still cooling down is skipped, not waited for: waiting for it while the bot
     // regrows walks it into the hard ceiling. At the limit a compact that worked comes back
     // before anything drastic.
+    // An action that brought the figure back below this threshold's re-arm level worked: its
+    // cooldown does not hold it back, and a new crossing gets it again (issue 9).
+    const auto worked = [&](ActionKind a) {
+      const auto& ran = s.last_run[static_cast<int>(a)];
+      const auto& rearmed = s.thresholds[*origin].rearmed_at;
+      return ran && rearmed && *rearmed > *ran;
+    };
     bool retry_compact = false;
     const auto& ran_by = s.last_trigger[static_cast<int>(action)];
-    if (coolingDown(s, action, t.cooldown, now) && action != ActionKind::kRestart) {
+    if (!worked(action) && coolingDown(s, action, t.cooldown, now) &&
+        action != ActionKind::kRestart) {
       if (static_cast<int>(action) <= static_cast<int>(ActionKind::kCompact) &&
           compactBeforeRestart(s, p, bytes)) {
         retry_compact = true;
@@ -493,12 +501,8 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
       d.actions.push_back(std::move(in));
       return d;
     }
-    // The cooldown holds back an action that did not bring the figure back below its
-    // threshold's re-arm level; one that did worked, and a new crossing gets it again.
-    const auto& ran = s.last_run[static_cast<int>(action)];
-    const auto& rearmed = s.thresholds[*origin].rearmed_at;
-    const bool worked = ran && rearmed && *rearmed > *ran;
-    if (!worked && coolingDown(s, action, t.cooldown, now)) return d;  // fires when the cooldown ends
+    // The cooldown holds back an action that did not work; it fires when the cooldown ends.
+    if (!worked(action) && coolingDown(s, action, t.cooldown, now)) return d;
     for (std::size_t i = 0; i < p.thresholds.size(); ++i) {
       // Lower thresholds crossed together are covered by this action.
       if (p.thresholds[i].action != ActionKind::kAlert && s.thresholds[i].armed &&
