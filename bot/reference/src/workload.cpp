@@ -1,5 +1,7 @@
 #include "workload.hpp"
 
+#include <malloc.h>
+
 #include <cstring>
 
 namespace memvisor::bot {
@@ -38,6 +40,11 @@ void Spike::hold(std::int64_t bytes) {
 void Spike::release() {
   std::vector<std::unique_ptr<char[]>>().swap(blocks_);
   bytes_ = 0;
+  // A spike is a burst the bot gives back when it ends. Its 64 KiB blocks come from the brk
+  // heap, and whatever the bot allocated during the spike sits above them, so free() alone
+  // leaves them resident (how much depends on the heap's layout that day): give the pages
+  // back explicitly, so that the spike's end is seen by whoever watches RSS.
+  ::malloc_trim(0);
 }
 
 void Fragmenter::build(std::int64_t bytes, std::int64_t block) {
