@@ -142,6 +142,7 @@ struct Encoder {
             {"urgency", toString(m.urgency)},
             {"deadline_ms", m.deadline_ms}};
     if (m.target_bytes) j["target_bytes"] = *m.target_bytes;
+    if (m.headroom_bytes) j["headroom_bytes"] = *m.headroom_bytes;
     return j;
   }
   ojson operator()(const Ping& m) const { return ojson{{"type", "ping"}, {"id", m.id}}; }
@@ -641,6 +642,7 @@ Message decodeAction(Fields& f, const std::string& type) {
   f.reqEnum("urgency", m.urgency, parseUrgency, kUrgencyNames);
   f.reqInt("deadline_ms", m.deadline_ms, 1, kMaxDeadlineMs);
   f.optInt("target_bytes", m.target_bytes, 0, kMaxSafe);
+  f.optInt("headroom_bytes", m.headroom_bytes, 0, kMaxSafe);
   return m;
 }
 Message decodePing(Fields& f, const std::string&) {

@@ -144,6 +144,12 @@ FILES["bot"] = [
     ok("compact_target_zero_1_1",
        '{"type":"compact","id":9,"urgency":"high","deadline_ms":30000,"target_bytes":0}',
        "compact"),
+    ok("compact_headroom_1_1",
+       '{"type":"compact","id":10,"urgency":"high","deadline_ms":30000,"target_bytes":50331648,'
+       '"headroom_bytes":39845888}', "compact",
+       note="1.1: how far the figure may rise for a moment before the hard ceiling"),
+    bad("compact_headroom_negative", '{"type":"compact","id":10,"urgency":"high",'
+        '"deadline_ms":1,"headroom_bytes":-5}', "out_of_range", "headroom_bytes"),
     bad("sweep_target_negative", '{"type":"sweep","id":8,"urgency":"normal","deadline_ms":1,'
         '"target_bytes":-1}', "out_of_range", "target_bytes"),
     bad("trim_target_string", '{"type":"trim","id":8,"urgency":"normal","deadline_ms":1,'

@@ -46,7 +46,7 @@ TEST(CodecRoundTrip, PreservesMinimalMessagesOfEveryType) {
 }
 
 TEST(CodecEncode, WritesTheDocumentedWireForm) {
-  EXPECT_EQ(encode(ActionRequest{7, Action::kTrim, Urgency::kHigh, 2000, std::nullopt}),
+  EXPECT_EQ(encode(ActionRequest{7, Action::kTrim, Urgency::kHigh, 2000, std::nullopt, std::nullopt}),
             R"({"type":"trim","id":7,"urgency":"high","deadline_ms":2000})");
   EXPECT_EQ(encode(Hello{{1, 0}, Role::kBot, 42, "amayo", {"trim"}}),
             R"({"type":"hello","version":{"major":1,"minor":0},"role":"bot","pid":42,)"

@@ -208,7 +208,7 @@ TEST(CodecDecode, IgnoresUnknownKeysForForwardCompatibility) {
   const auto r = decode(R"({"type":"trim","id":7,"urgency":"high","deadline_ms":2000,)"
                         R"("reason":"added in 1.1","nested":{"a":[1,2,{"b":null}]}})");
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(std::get<ActionRequest>(*r), (ActionRequest{7, Action::kTrim, Urgency::kHigh, 2000, std::nullopt}));
+  EXPECT_EQ(std::get<ActionRequest>(*r), (ActionRequest{7, Action::kTrim, Urgency::kHigh, 2000, std::nullopt, std::nullopt}));
 }
 
 TEST(CodecDecode, AcceptsIntegralNumbersInAnySpelling) {
@@ -217,7 +217,7 @@ TEST(CodecDecode, AcceptsIntegralNumbersInAnySpelling) {
                             R"({"type":"trim","id":0.7e1,"urgency":"high","deadline_ms":20E2})"}) {
     const auto r = decode(frame);
     ASSERT_TRUE(r.ok()) << frame << ": " << r.error().message;
-    EXPECT_EQ(std::get<ActionRequest>(*r), (ActionRequest{7, Action::kTrim, Urgency::kHigh, 2000, std::nullopt}));
+    EXPECT_EQ(std::get<ActionRequest>(*r), (ActionRequest{7, Action::kTrim, Urgency::kHigh, 2000, std::nullopt, std::nullopt}));
   }
   const auto r = decode(R"({"type":"ping","id":9007199254740992.0})");
   ASSERT_FALSE(r.ok());
@@ -236,7 +236,7 @@ TEST(CodecDecode, TreatsNullAsAbsentForOptionalFields) {
 TEST(CodecDecode, AcceptsWhitespaceAndAnyKeyOrder) {
   const auto r = decode(" {\"deadline_ms\" : 2000 ,\"urgency\":\"low\", \"id\":0,\"type\":\"sweep\"}\t");
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(std::get<ActionRequest>(*r), (ActionRequest{0, Action::kSweep, Urgency::kLow, 2000, std::nullopt}));
+  EXPECT_EQ(std::get<ActionRequest>(*r), (ActionRequest{0, Action::kSweep, Urgency::kLow, 2000, std::nullopt, std::nullopt}));
 }
 
 TEST(CodecDecode, AppliesDocumentedDefaults) {

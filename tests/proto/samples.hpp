@@ -52,9 +52,9 @@ inline std::vector<Message> fullMessages() {
   v.push_back(Welcome{{1, 0}, 1, "amayo", {"journal"}, 2000});
   v.push_back(ErrorMsg{7, "busy", "amayo: a sweep is already running"});
   v.push_back(Ack{9, "backlog complete"});
-  v.push_back(ActionRequest{1, Action::kTrim, Urgency::kLow, 1, 0});
-  v.push_back(ActionRequest{2, Action::kSweep, Urgency::kHigh, 600000, 60LL << 20});
-  v.push_back(ActionRequest{3, Action::kCompact, Urgency::kCritical, 2000, kMaxSafeInteger});
+  v.push_back(ActionRequest{1, Action::kTrim, Urgency::kLow, 1, 0, std::nullopt});
+  v.push_back(ActionRequest{2, Action::kSweep, Urgency::kHigh, 600000, 60LL << 20, 0});
+  v.push_back(ActionRequest{3, Action::kCompact, Urgency::kCritical, 2000, kMaxSafeInteger, kMaxSafeInteger});
   v.push_back(Ping{kMaxSafeInteger});
   v.push_back(Shutdown{11, 15000, "limit exceeded after compact"});
   ActionResult r;

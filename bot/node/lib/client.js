@@ -12,7 +12,7 @@ const { performance, monitorEventLoopDelay } = require('node:perf_hooks');
 const { ACTIONS, LEVELS, PROTOCOL_VERSION, ProtocolError, decode, encodeFrame } = require('./codec');
 const { Framer } = require('./framer');
 const { HandshakeState } = require('./handshake');
-const { currentFigures, heapUsed, settleRss, collectGarbage, gcAvailable } = require('./figures');
+const { currentFigures, heapUsed, settleRss, collectGarbage, compactHeap, gcAvailable } = require('./figures');
 const { logfmt, stderrSink } = require('./log');
 
 const BACKOFF_MIN_MS = 100;
@@ -39,7 +39,8 @@ class MemvisorClient extends EventEmitter {
   // options: socketPath ($MEMVISOR_SOCKET), name ($MEMVISOR_BOT_NAME), cacheCounts (() =>
   // {name: entries}), log (line => void, stderr), exitOnShutdown (true), settleMaxMs (3000),
   // handshakeTimeoutMs (5000), maxWriteQueueBytes (1 MiB), trimAfterSweep and
-  // trimAfterCompact (true: a GC after the bot's handler, when --expose-gc),
+  // trimAfterCompact (true: a GC after the bot's handler, when --expose-gc), compactHeap
+  // (true: compact's GC also compacts V8's heap when the headroom allows, see compactHeap),
   // keepProcessAlive (false), random (Math.random, for tests).
   constructor(options = {}) {
     super();
@@ -54,6 +55,7 @@ class MemvisorClient extends EventEmitter {
       maxWriteQueueBytes: options.maxWriteQueueBytes ?? 1024 * 1024,
       trimAfterSweep: options.trimAfterSweep ?? true,
       trimAfterCompact: options.trimAfterCompact ?? true,
+      compactHeap: options.compactHeap ?? true,
       keepProcessAlive: options.keepProcessAlive ?? false,
       random: options.random ?? Math.random,
     };
@@ -414,7 +416,16 @@ class MemvisorClient extends EventEmitter {
       const trimAfter = (req.type === 'sweep' && this.options.trimAfterSweep) || (req.type === 'compact' && this.options.trimAfterCompact);
       // A handler that ran a full collection as its last step ({ collected: true }) needs no
       // second one: another full GC of a large heap would only hold the event loop longer.
-      if (!fn || (trimAfter && !collected)) {
+      // compact: entries evicted all over the heap leave its pages partly used, and only a
+      // compacting collection gives those back (figures.js compactHeap); it runs even after
+      // a handler's own collection, which freed the objects but not the pages.
+      if (req.type === 'compact' && this.options.compactHeap && (trimAfter || collected)) {
+        const rss0 = process.memoryUsage.rss();
+        const c = compactHeap({ headroomBytes: req.headroom_bytes });
+        gcRan = c.ran;
+        if (c.ran) details.push({ name: c.compacted ? 'v8_compaction' : 'v8_heap', freed_bytes: rss0 - process.memoryUsage.rss() });
+        if (c.ran && !c.compacted) this.log({ event: 'memvisor_no_compaction', reason: c.why });
+      } else if (!fn || (trimAfter && !collected)) {
         const t = this.trimStep();
         gcRan = t.ran;
         if (t.ran) details.push({ name: 'v8_heap', freed_bytes: t.freed });

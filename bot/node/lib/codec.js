@@ -51,6 +51,7 @@ const action = [
   F('urgency', 'enum', 'R', { values: URGENCIES }),
   F('deadline_ms', 'int', 'R', { lo: 1, hi: MAX_DEADLINE_MS }),
   F('target_bytes', 'int', 'O', { lo: 0, hi: MAX_SAFE }), // 1.1
+  F('headroom_bytes', 'int', 'O', { lo: 0, hi: MAX_SAFE }), // 1.1
 ];
 const outcomes = F('results', 'objList', 'R', {
   spec: [

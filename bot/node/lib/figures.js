@@ -2,6 +2,7 @@
 // The process's memory figures as the protocol names them, the default trim (V8 GC) and the
 // settle that waits for V8's background release of pages before RSS is read.
 
+const os = require('node:os');
 const v8 = require('node:v8');
 
 // { rss_bytes, heap_used_bytes, heap_total_bytes, external_bytes, heap_limit_bytes } from
@@ -61,4 +62,41 @@ function collectGarbage() {
   return true;
 }
 
-module.exports = { currentFigures, heapUsed, settleRss, collectGarbage, gcAvailable, sleep };
+// The memory the process may take, for a moment, above its RSS now: memvisord's headroom
+// below its hard ceiling when the request carried one (protocol 1.1 headroom_bytes), else the
+// room left under the cgroup's limit (process.constrainedMemory()), else free memory.
+function roomToGrow(headroomBytes) {
+  if (Number.isSafeInteger(headroomBytes)) return headroomBytes;
+  const rss = process.memoryUsage.rss();
+  const limit = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  if (limit > 0 && limit < Number.MAX_SAFE_INTEGER) return Math.max(0, limit - rss);
+  return os.freemem();
+}
+
+// A full GC that also compacts V8's old generation. Evicting cache entries frees objects
+// scattered over many pages; a plain full GC returns only the pages left empty, so the heap
+// in use falls while RSS does not (measured, 150,000 of 300,000 entries evicted: heap used
+// 287 -> 159 MiB, RSS unchanged; with compaction RSS 227 -> 162 MiB, one 214 ms pause).
+// Compaction copies the live objects of the fragmented pages before it frees them: RSS
+// first rises by up to the live heap (measured: +67 MiB for 81 MiB live). It runs only when
+// that fits in `headroomBytes` (see roomToGrow) with a quarter to spare; otherwise a plain
+// full GC. V8 has no per-collection switch: the flag is set for one collection and cleared.
+// Returns { ran, compacted, why }.
+function compactHeap({ headroomBytes } = {}) {
+  if (!gcAvailable()) return { ran: false, compacted: false, why: 'node runs without --expose-gc' };
+  const live = heapUsed();
+  const room = roomToGrow(headroomBytes);
+  if (live * 1.25 > room) {
+    globalThis.gc();
+    return { ran: true, compacted: false, why: `live heap ${live} B does not fit in ${room} B of headroom` };
+  }
+  v8.setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    globalThis.gc();
+  } finally {
+    v8.setFlagsFromString('--no-compact-on-every-full-gc');
+  }
+  return { ran: true, compacted: true, why: '' };
+}
+
+module.exports = { currentFigures, heapUsed, settleRss, collectGarbage, compactHeap, roomToGrow, gcAvailable, sleep };

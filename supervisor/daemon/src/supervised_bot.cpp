@@ -724,6 +724,7 @@ void SupervisedBot::execute(const policy::Intent& intent) {
   req.urgency = intent.urgency;
   req.deadline_ms = std::max<std::int64_t>(1, intent.deadline.count());
   req.target_bytes = intent.target_bytes;
+  req.headroom_bytes = intent.headroom_bytes;
   const auto t0 = Clock::now();
   const std::uint64_t gen = generation_;
   running_action_ = config::toString(intent.action);
@@ -943,6 +944,7 @@ void SupervisedBot::runAction(proto::Action action, std::function<void(proto::Bo
   req.urgency = proto::Urgency::kNormal;
   const auto deadline = policy_.deadlines.forAction(kindOf(action));
   req.deadline_ms = std::max<std::int64_t>(1, deadline.count());
+  if (last_metric_) req.headroom_bytes = policy::headroomBelowCeiling(policy_, *last_metric_);
   const auto t0 = Clock::now();
   session_->request(
       req, deadline,

@@ -92,6 +92,9 @@ Intent makeIntent(PolicyState& s, const BotPolicy& p, ActionKind a, Trigger t, s
       in.fields["target_bytes"] = std::to_string(bytes - floor);
     }
   }
+  if (a == ActionKind::kTrim || a == ActionKind::kSweep || a == ActionKind::kCompact) {
+    in.headroom_bytes = headroomBelowCeiling(p, bytes);
+  }
   if (a != ActionKind::kAlert) {
     s.last_run[static_cast<int>(a)] = now;
     s.last_trigger[static_cast<int>(a)] = t;
@@ -99,6 +102,15 @@ Intent makeIntent(PolicyState& s, const BotPolicy& p, ActionKind a, Trigger t, s
   }
   return in;
 }
+
+}  // namespace
+
+std::optional<Bytes> headroomBelowCeiling(const BotPolicy& p, Bytes figure) {
+  if (!p.hard_ceiling) return std::nullopt;
+  return std::max<Bytes>(0, p.hard_ceiling->resolve(p.limit) - figure);
+}
+
+namespace {
 
 Note makeNote(proto::Level level, std::string kind, std::string message,
               std::map<std::string, std::string> fields) {

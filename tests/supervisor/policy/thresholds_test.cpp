@@ -210,3 +210,29 @@ TEST(PolicyCooldown, StillHoldsBackAnActionThatDidNotBringTheFigureDown) {
 
 }  // namespace
 }  // namespace memvisor::policy::testing
+
+namespace memvisor::policy::testing {
+namespace {
+using namespace std::chrono_literals;
+
+// Protocol 1.1 headroom: a reclaim that costs memory while it runs (V8 compacting) must fit
+// under the hard ceiling, which restarts the bot without asking: every trim/sweep/compact
+// says how far the figure is below it.
+TEST(PolicyTargets, TellTheBotHowFarTheHardCeilingIs) {
+  BotPolicy p = ladder();
+  p.hard_ceiling = config::SizeSpec::percentOf(110);
+  Harness h(p);
+  auto d = h.sample(0s, 92);
+  ASSERT_EQ(actionOf(d), ActionKind::kCompact);
+  EXPECT_EQ(intentOf(d)->headroom_bytes, 110 * kMiB - 92 * kMiB);
+  EXPECT_EQ(headroomBelowCeiling(p, 120 * kMiB), 0);  // above the ceiling: no room at all
+  p.hard_ceiling.reset();
+  EXPECT_EQ(headroomBelowCeiling(p, 50 * kMiB), std::nullopt);
+  Harness without(p);
+  auto e = without.sample(0s, 92);
+  ASSERT_EQ(actionOf(e), ActionKind::kCompact);
+  EXPECT_FALSE(intentOf(e)->headroom_bytes);
+}
+
+}  // namespace
+}  // namespace memvisor::policy::testing

@@ -119,6 +119,11 @@ struct ActionRequest {  // type is "trim", "sweep" or "compact"
   // 1.1: how many bytes memvisord wants back (to get below its re-arm level); absent = no
   // goal, the 1.0 behaviour (lifetimes by urgency).
   std::optional<std::int64_t> target_bytes;
+  // 1.1: how far the bot's figure may rise, for a moment, above where it is now before
+  // memvisord restarts it at once (its hard ceiling). A reclaim that costs memory while it
+  // runs (V8 evacuating pages copies the live objects before it frees the old pages) fits
+  // in it or is not attempted. Absent: unknown (no hard ceiling, or a 1.0 memvisord).
+  std::optional<std::int64_t> headroom_bytes;
   bool operator==(const ActionRequest&) const = default;
 };
 

@@ -77,11 +77,20 @@ struct Intent {
   // one action re-arms the whole ladder (protocol 1.1 target_bytes). Absent for periodic
   // actions, restarts and alerts, or when the figure is already below that level.
   std::optional<Bytes> target_bytes;
+  // trim/sweep/compact: how far the figure may rise, for a moment, before the hard ceiling
+  // restarts the bot (protocol 1.1 headroom_bytes; headroomBelowCeiling). Absent without a
+  // hard ceiling.
+  std::optional<Bytes> headroom_bytes;
   // Journal-ready: "rss 312.0 MiB >= 80% of 384 MiB (307.2 MiB) for 2 samples".
   std::string reason;
   // key=value for the journal line: figure, threshold, limit, previous, ...
   std::map<std::string, std::string> fields;
 };
+
+// Bytes between `figure` and the hard ceiling (0 at or above it); nullopt without a hard
+// ceiling. A reclaim whose own cost in memory (V8 copying live objects while it compacts)
+// would cross the ceiling must not run: the ceiling restarts the bot without asking.
+std::optional<Bytes> headroomBelowCeiling(const BotPolicy& p, Bytes figure);
 
 // A journal entry the policy wants written (threshold crossed/cleared, escalation, deferred
 // restart, ineffective action). The daemon adds ts_ms and bot and journals it.
