@@ -200,7 +200,7 @@ Lines daemonLines(const DaemonConfig& d) {
                              (d.control_mode ? "" : ", derived from the allowed peers") + ")"},
       {"allowed_uids", uids.empty() ? "(root and memvisord's own uid)" : uids},
       {"allowed_gids", gids.empty() ? "(none)" : gids},
-      {"journal.format", d.journal.format == journal::Format::kJson ? "json" : "logfmt"},
+      {"journal.format", d.journal.format == JournalFormat::kJson ? "json" : "logfmt"},
       {"journal.file", d.journal.file.empty() ? "(none)"
                                               : d.journal.file + ", rotated at " +
                                                     formatBytes(d.journal.max_size) + ", " +

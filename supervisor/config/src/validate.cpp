@@ -413,9 +413,9 @@ class ConfigBuilder {
       if (e.key == "format") {
         if (auto s = v_.scalar(e.value, p)) {
           if (*s == "logfmt") {
-            j.format = journal::Format::kLogfmt;
+            j.format = JournalFormat::kLogfmt;
           } else if (*s == "json") {
-            j.format = journal::Format::kJson;
+            j.format = JournalFormat::kJson;
           } else {
             v_.error(e.value.pos, p, "expected logfmt or json, got '" + *s + "'" +
                                          didYouMean(*s, {"logfmt", "json"}));

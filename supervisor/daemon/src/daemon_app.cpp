@@ -187,7 +187,9 @@ int runDaemon(const DaemonOptions& options) {
   config::Config cfg = std::move(loaded.value());
 
   journal::Options jo;
-  jo.format = options.log_format.value_or(cfg.daemon.journal.format);
+  jo.format = options.log_format.value_or(cfg.daemon.journal.format == config::JournalFormat::kJson
+                                               ? journal::Format::kJson
+                                               : journal::Format::kLogfmt);
   jo.out = &std::cerr;
   jo.file_path = cfg.daemon.journal.file;
   jo.file_max_bytes = static_cast<std::uint64_t>(cfg.daemon.journal.max_size);

@@ -76,7 +76,7 @@ TEST(LoadConfig, ParsesEveryKeyOfAFullFile) {
   EXPECT_EQ(c.daemon.control_mode, 0600u);
   EXPECT_EQ(c.daemon.allowed_uids, (std::vector<std::uint32_t>{1000, 1001}));
   EXPECT_EQ(c.daemon.allowed_gids, (std::vector<std::uint32_t>{50}));
-  EXPECT_EQ(c.daemon.journal.format, journal::Format::kJson);
+  EXPECT_EQ(c.daemon.journal.format, config::JournalFormat::kJson);
   EXPECT_EQ(c.daemon.journal.max_size, 5 * kMiB);
   EXPECT_EQ(c.daemon.journal.keep, 4);
   EXPECT_EQ(c.daemon.metrics_listen, "127.0.0.1:9464");
@@ -160,7 +160,7 @@ TEST(LoadConfig, AppliesDefaultsForAMinimalBot) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Config& c = *r;
   EXPECT_EQ(c.daemon.bot_socket, "/run/memvisor/bot.sock");
-  EXPECT_EQ(c.daemon.journal.format, journal::Format::kLogfmt);
+  EXPECT_EQ(c.daemon.journal.format, config::JournalFormat::kLogfmt);
   const auto& b = c.bots.at(0);
   EXPECT_EQ(b.policy.limit, 256 * kMiB);
   EXPECT_EQ(b.stop_signal, SIGTERM);

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "memvisor/config/units.hpp"
-#include "memvisor/journal/journal.hpp"
 
 namespace memvisor::config {
 
@@ -184,8 +183,11 @@ struct BotConfig {
   bool operator==(const BotConfig&) const = default;
 };
 
+// How journal lines are written (the daemon hands it to the journal as journal::Format).
+enum class JournalFormat { kLogfmt, kJson };
+
 struct JournalConfig {
-  journal::Format format = journal::Format::kLogfmt;
+  JournalFormat format = JournalFormat::kLogfmt;
   std::string file;  // empty = no file
   Bytes max_size = 10 * kMiB;
   int keep = 3;
