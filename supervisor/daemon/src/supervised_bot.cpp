@@ -18,6 +18,7 @@
 #include "memvisor/config/units.hpp"
 #include "memvisor/daemon/bot_record.hpp"
 #include "memvisor/daemon/peer_auth.hpp"
+#include "memvisor/daemon/policy_wire.hpp"
 #include "memvisor/policy/heap_watch.hpp"
 #include "memvisor/policy/settle.hpp"
 #include "memvisor/policy/schedule.hpp"
@@ -721,7 +722,7 @@ void SupervisedBot::execute(const policy::Intent& intent) {
   }
   proto::ActionRequest req;
   req.action = *action;
-  req.urgency = intent.urgency;
+  req.urgency = toProto(intent.urgency);
   req.deadline_ms = std::max<std::int64_t>(1, intent.deadline.count());
   req.target_bytes = intent.target_bytes;
   req.headroom_bytes = intent.headroom_bytes;
@@ -820,10 +821,7 @@ void SupervisedBot::settleStep(std::shared_ptr<PendingSettle> p) {
 
 void SupervisedBot::restartFor(const policy::Intent& intent) {
   // Re-check right before the drastic step: the figure may have fallen meanwhile.
-  config::Bytes threshold = 0;
-  if (auto it = intent.fields.find("threshold_bytes"); it != intent.fields.end()) {
-    std::from_chars(it->second.data(), it->second.data() + it->second.size(), threshold);
-  }
+  const config::Bytes threshold = intent.threshold_bytes;
   if (sampler_ && process_.running() && threshold > 0) {
     if (auto s = sampler_->sample(Clock::now())) {
       if (auto m = metricOf(*s); m && *m < threshold) {
@@ -879,7 +877,7 @@ void SupervisedBot::finishAction(const policy::Intent& intent, policy::ActionRes
   fields["pid"] = std::to_string(process_.pid());
   fields["action"] = config::toString(intent.action);
   fields["trigger"] = policy::toString(intent.trigger);
-  fields["urgency"] = proto::toString(intent.urgency);
+  fields["urgency"] = policy::toString(intent.urgency);
   fields["result"] = policy::toString(result.outcome);
   fields["freed"] = std::to_string(result.freed_bytes);
   fields["duration_ms"] = ms(duration_ms);
@@ -1195,7 +1193,7 @@ void SupervisedBot::journal(const std::string& kind, proto::Level level, const s
 
 void SupervisedBot::journalNotes(const std::vector<policy::Note>& notes) {
   for (const auto& n : notes) {
-    auto e = policy::toJournalEntry(n, config_.name, env_.wall_ms());
+    auto e = toJournalEntry(n, config_.name, env_.wall_ms());
     if (!e.fields.count("pid") && process_.running())
       e.fields["pid"] = std::to_string(process_.pid());
     env_.journal.record(std::move(e));

@@ -19,14 +19,14 @@ std::optional<Note> watchHeap(HeapWatch& w, std::optional<std::int64_t> used, st
                              config::formatBytes(*limit) + ")";
   if (w.armed && pct >= w.at_percent) {
     w.armed = false;
-    return Note{proto::Level::kWarn, "threshold",
+    return Note{Level::kWarn, "threshold",
                 figure + " >= heap alert " + std::to_string(static_cast<int>(w.at_percent)) +
                     "%: past the limit the bot dies with \"JavaScript heap out of memory\"",
                 f};
   }
   if (!w.armed && pct < w.at_percent - w.hysteresis_percent) {
     w.armed = true;
-    return Note{proto::Level::kInfo, "recovered", figure + " fell back: heap alert re-armed", f};
+    return Note{Level::kInfo, "recovered", figure + " fell back: heap alert re-armed", f};
   }
   return std::nullopt;
 }

@@ -30,7 +30,7 @@ TEST(PolicyEscalation, TakesTheNextActionUpWhenTheLastOneFailsOrFreesTooLittle) 
     ASSERT_NE(in, nullptr) << c.name;
     EXPECT_EQ(in->action, ActionKind::kSweep) << c.name;
     EXPECT_EQ(in->trigger, Trigger::kEscalation) << c.name;
-    EXPECT_EQ(in->urgency, proto::Urgency::kHigh) << c.name;
+    EXPECT_EQ(in->urgency, Urgency::kHigh) << c.name;
     EXPECT_NE(in->reason.find(c.reason_part), std::string::npos) << c.name << ": " << in->reason;
     EXPECT_NE(in->reason.find("escalating trim -> sweep"), std::string::npos) << in->reason;
     EXPECT_TRUE(hasNote(d.notes, "escalation")) << c.name;
@@ -214,7 +214,7 @@ TEST(PolicyHardCeiling, RestartsAtOnceEvenInGraceAndWhileAnActionIsInFlight) {
   ASSERT_NE(in, nullptr);
   EXPECT_EQ(in->action, ActionKind::kRestart);
   EXPECT_EQ(in->trigger, Trigger::kHardCeiling);
-  EXPECT_EQ(in->urgency, proto::Urgency::kCritical);
+  EXPECT_EQ(in->urgency, Urgency::kCritical);
   EXPECT_NE(in->reason.find("hard ceiling 110% (110 MiB)"), std::string::npos) << in->reason;
   EXPECT_NE(in->reason.find("trim still in flight"), std::string::npos) << in->reason;
   EXPECT_FALSE(actionOf(h.sample(3s, 115)));  // once per excursion

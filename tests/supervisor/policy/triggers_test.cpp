@@ -15,7 +15,7 @@ TEST(PolicyPeriodic, TrimsEveryIntervalFromStartUp) {
     if (auto a = actionOf(d)) {
       EXPECT_EQ(*a, ActionKind::kTrim);
       EXPECT_EQ(intentOf(d)->trigger, Trigger::kPeriodic);
-      EXPECT_EQ(intentOf(d)->urgency, proto::Urgency::kLow);
+      EXPECT_EQ(intentOf(d)->urgency, Urgency::kLow);
       EXPECT_EQ(intentOf(d)->reason, "periodic trim every 15m");
       fired_at_min.push_back(m);
       h.result(std::chrono::minutes(m), ActionKind::kTrim, Outcome::kOk, 0);  // 0 freed: fine

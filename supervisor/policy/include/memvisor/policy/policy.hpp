@@ -42,7 +42,6 @@
 #include <vector>
 
 #include "memvisor/config/config.hpp"
-#include "memvisor/proto/messages.hpp"
 
 namespace memvisor::policy {
 
@@ -58,6 +57,12 @@ struct Sample {
   Bytes bytes = 0;
 };
 
+// The policy's own vocabulary (the daemon translates to the wire's: daemon/policy_wire.hpp).
+enum class Urgency { kLow, kNormal, kHigh, kCritical };  // how hard the bot should try
+enum class Level { kDebug, kInfo, kWarn, kError };       // of a Note
+const char* toString(Urgency u);  // low | normal | high | critical
+const char* toString(Level l);    // debug | info | warn | error
+
 enum class Trigger { kThreshold, kEscalation, kPeriodic, kPredictive, kHardCeiling };
 const char* toString(Trigger t);  // threshold | escalation | periodic | predictive | hard_ceiling
 
@@ -70,7 +75,7 @@ Bytes rearmFloor(const BotPolicy& p);
 struct Intent {
   ActionKind action = ActionKind::kTrim;
   Trigger trigger = Trigger::kThreshold;
-  proto::Urgency urgency = proto::Urgency::kNormal;
+  Urgency urgency = Urgency::kNormal;
   Duration deadline{0};  // from BotPolicy::deadlines; 0 for alert
   // trim/sweep/compact answering a threshold, an escalation or a prediction: the bytes that
   // take the figure below the lowest action threshold's re-arm level (at - hysteresis), so
@@ -81,6 +86,9 @@ struct Intent {
   // restarts the bot (protocol 1.1 headroom_bytes; headroomBelowCeiling). Absent without a
   // hard ceiling.
   std::optional<Bytes> headroom_bytes;
+  // The figure this action answers (threshold, hard ceiling or episode threshold); 0 when
+  // none (predictive, periodic). The daemon re-checks it right before a restart.
+  Bytes threshold_bytes = 0;
   // Journal-ready: "rss 312.0 MiB >= 80% of 384 MiB (307.2 MiB) for 2 samples".
   std::string reason;
   // key=value for the journal line: figure, threshold, limit, previous, ...
@@ -95,7 +103,7 @@ std::optional<Bytes> headroomBelowCeiling(const BotPolicy& p, Bytes figure);
 // A journal entry the policy wants written (threshold crossed/cleared, escalation, deferred
 // restart, ineffective action). The daemon adds ts_ms and bot and journals it.
 struct Note {
-  proto::Level level = proto::Level::kInfo;
+  Level level = Level::kInfo;
   std::string kind;  // threshold | recovered | escalation | deferred | action_result
   std::string message;
   std::map<std::string, std::string> fields;
@@ -206,8 +214,5 @@ std::string memoryState(const BotPolicy& p, Bytes metric);
 
 // The thresholds resolved against the current limit (BotStatus.thresholds_bytes).
 std::vector<Bytes> thresholdBytes(const BotPolicy& p);
-
-// A Note as a journal entry (the daemon supplies the time and bot name).
-proto::JournalEntry toJournalEntry(const Note& n, const std::string& bot, std::int64_t ts_ms);
 
 }  // namespace memvisor::policy
