@@ -599,7 +599,7 @@ void readOutcomes(Fields& f, std::vector<BotOutcome>& out) {
 }
 
 constexpr const char* kUrgencyNames = "low|normal|high|critical";
-constexpr const char* kActionNames = "trim|sweep|compact";
+const char* const kActionNames = actionNames(ActionSet::kToBot).c_str();
 constexpr const char* kLevelNames = "debug|info|warn|error";
 
 using Decoder = Message (*)(Fields&, const std::string& type);
@@ -844,9 +844,6 @@ constexpr TypeEntry kTypes[] = {
     {"welcome", decodeWelcome},
     {"error", decodeError},
     {"ack", decodeAck},
-    {"trim", decodeAction},
-    {"sweep", decodeAction},
-    {"compact", decodeAction},
     {"ping", decodePing},
     {"shutdown", decodeShutdown},
     {"action_result", decodeActionResult},
@@ -930,6 +927,13 @@ Result<Message> decode(std::string_view frame) {
                  std::string("frame: field \"type\": must be a string, got ") + jsonTypeName(*t)};
   }
   const std::string& type = t->get_ref<const std::string&>();
+  // The action requests' types are the table's names of actions sent to the bot.
+  if (findAction(type, ActionSet::kToBot)) {
+    Fields fields(j, type);
+    Message m = decodeAction(fields, type);
+    if (fields.failed()) return fields.error();
+    return m;
+  }
   for (const auto& entry : kTypes) {
     if (type == entry.name) {
       Fields fields(j, type);

@@ -35,11 +35,6 @@ constexpr std::array<std::pair<Urgency, const char*>, 4> kUrgencies{{
     {Urgency::kHigh, "high"},
     {Urgency::kCritical, "critical"},
 }};
-constexpr std::array<std::pair<Action, const char*>, 3> kActions{{
-    {Action::kTrim, "trim"},
-    {Action::kSweep, "sweep"},
-    {Action::kCompact, "compact"},
-}};
 constexpr std::array<std::pair<Level, const char*>, 4> kLevels{{
     {Level::kDebug, "debug"},
     {Level::kInfo, "info"},
@@ -82,13 +77,13 @@ struct TypeNamer {
 
 const char* toString(Role r) { return nameOf(kRoles, r); }
 const char* toString(Urgency u) { return nameOf(kUrgencies, u); }
-const char* toString(Action a) { return nameOf(kActions, a); }
+const char* toString(Action a) { return actionName(a); }
 const char* toString(Level l) { return nameOf(kLevels, l); }
 const char* toString(LifecycleOp op) { return nameOf(kLifecycleOps, op); }
 
 std::optional<Role> parseRole(std::string_view s) { return lookup(kRoles, s); }
 std::optional<Urgency> parseUrgency(std::string_view s) { return lookup(kUrgencies, s); }
-std::optional<Action> parseAction(std::string_view s) { return lookup(kActions, s); }
+std::optional<Action> parseAction(std::string_view s) { return findAction(s, ActionSet::kToBot); }
 std::optional<Level> parseLevel(std::string_view s) { return lookup(kLevels, s); }
 std::optional<LifecycleOp> parseLifecycleOp(std::string_view s) {
   return lookup(kLifecycleOps, s);

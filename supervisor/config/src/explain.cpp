@@ -59,6 +59,15 @@ Lines lifecycleLines(const BotConfig& b) {
   return l;
 }
 
+// "trim -> sweep -> compact -> restart", from the table.
+std::string ladderText() {
+  std::string out;
+  for (const auto& n : memvisor::actionNameList(memvisor::ActionSet::kLadder)) {
+    out += (out.empty() ? "" : " -> ") + n;
+  }
+  return out;
+}
+
 Lines policyLines(const BotConfig& b) {
   const auto& p = b.policy;
   Lines l;
@@ -89,7 +98,7 @@ Lines policyLines(const BotConfig& b) {
   l.emplace_back("escalation",
                  p.escalation.enabled
                      ? std::string("on, up to ") + toString(p.escalation.max_action) +
-                           " (trim -> sweep -> compact -> restart; restart only at or above the limit)"
+                           " (" + ladderText() + "; restart only at or above the limit)"
                      : "off");
   for (std::size_t i = 0; i < p.periodic.size(); ++i) {
     const auto& a = p.periodic[i];
@@ -123,10 +132,13 @@ Lines policyLines(const BotConfig& b) {
                                        " (limit + " + b.kernel_limit_margin->toString() +
                                        ", on the cgroup memvisord creates for the bot when permitted)");
   }
-  l.emplace_back("deadlines", "trim " + formatDuration(p.deadlines.trim) + ", sweep " +
-                                  formatDuration(p.deadlines.sweep) + ", compact " +
-                                  formatDuration(p.deadlines.compact) + ", shutdown " +
-                                  formatDuration(p.deadlines.shutdown));
+  std::string deadlines;
+  for (const auto& a : memvisor::kActions) {
+    if (a.deadline_key.empty()) continue;
+    deadlines += (deadlines.empty() ? "" : ", ") + std::string(a.deadline_key) + " " +
+                 formatDuration(p.deadlines.forAction(a.kind));
+  }
+  l.emplace_back("deadlines", deadlines);
   l.emplace_back("stop", signalName(b.stop_signal) + ", SIGKILL after " + formatDuration(b.stop_timeout));
   if (b.mode == Mode::kSpawn) {
     l.emplace_back("restart", "backoff " + formatDuration(b.restart.backoff_initial) + " doubling to " +
@@ -153,7 +165,7 @@ Lines policyLines(const BotConfig& b) {
     const bool can_restart = b.mode == Mode::kSpawn || !b.attach.restart_command.empty();
     if (lv.on_hung == OnHung::kRestart && can_restart) {
       v += "; then a graceful restart (shutdown within " +
-           formatDuration(p.deadlines.shutdown) + ", then " + signalName(b.stop_signal) +
+           formatDuration(p.deadlines.shutdown()) + ", then " + signalName(b.stop_signal) +
            ", SIGKILL after " + formatDuration(b.stop_timeout) + ")";
     } else {
       v += "; then a journal line only";

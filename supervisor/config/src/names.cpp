@@ -5,35 +5,9 @@
 
 namespace memvisor::config {
 
-const char* toString(ActionKind a) {
-  switch (a) {
-    case ActionKind::kAlert: return "alert";
-    case ActionKind::kTrim: return "trim";
-    case ActionKind::kSweep: return "sweep";
-    case ActionKind::kCompact: return "compact";
-    case ActionKind::kRestart: return "restart";
-  }
-  return "?";
-}
+const char* toString(ActionKind a) { return memvisor::actionName(a); }
 
-std::optional<ActionKind> parseActionKind(std::string_view s) {
-  for (auto a : {ActionKind::kAlert, ActionKind::kTrim, ActionKind::kSweep, ActionKind::kCompact,
-                 ActionKind::kRestart}) {
-    if (s == toString(a)) return a;
-  }
-  return std::nullopt;
-}
-
-ActionKind nextActionUp(ActionKind a) {
-  switch (a) {
-    case ActionKind::kTrim: return ActionKind::kSweep;
-    case ActionKind::kSweep: return ActionKind::kCompact;
-    case ActionKind::kCompact: return ActionKind::kRestart;
-    case ActionKind::kAlert:
-    case ActionKind::kRestart: return a;
-  }
-  return a;
-}
+std::optional<ActionKind> parseActionKind(std::string_view s) { return memvisor::findAction(s); }
 
 const char* toString(Metric m) {
   switch (m) {
@@ -63,15 +37,10 @@ const char* toString(AttachBy a) {
 
 const char* toString(OnHung o) { return o == OnHung::kJournal ? "journal" : "restart"; }
 
-Duration Deadlines::forAction(ActionKind a) const {
-  switch (a) {
-    case ActionKind::kTrim: return trim;
-    case ActionKind::kSweep: return sweep;
-    case ActionKind::kCompact: return compact;
-    case ActionKind::kRestart: return shutdown;
-    case ActionKind::kAlert: return Duration{0};
-  }
-  return Duration{0};
+std::array<Duration, kActionKinds> Deadlines::defaults() {
+  std::array<Duration, kActionKinds> out{};
+  for (const auto& i : memvisor::kActions) out[memvisor::actionIndex(i.kind)] = i.default_deadline;
+  return out;
 }
 
 const BotConfig* Config::findBot(std::string_view name) const {

@@ -18,6 +18,10 @@ namespace memvisor::config {
 namespace {
 
 using detail::PlainNode;
+using memvisor::actionNameList;
+using memvisor::actionNames;
+using memvisor::ActionSet;
+using memvisor::kActions;
 using detail::Pos;
 using Kind = PlainNode::Kind;
 
@@ -196,8 +200,8 @@ class Validator {
     if (!s) return std::nullopt;
     if (auto a = parseActionKind(*s)) return a;
     error(n.pos, path,
-          "unknown action '" + *s + "', expected trim|sweep|compact|restart|alert" +
-              didYouMean(*s, {"trim", "sweep", "compact", "restart", "alert"}));
+          "unknown action '" + *s + "', expected " + actionNames(ActionSet::kAll) +
+              didYouMean(*s, actionNameList(ActionSet::kAll)));
     return std::nullopt;
   }
 
@@ -260,7 +264,14 @@ const std::vector<std::string> kPeriodicKeys = {"action", "every", "above"};
 const std::vector<std::string> kPredictiveKeys = {"enabled", "horizon", "window", "action",
                                                   "cooldown"};
 const std::vector<std::string> kEscalationKeys = {"enabled", "max"};
-const std::vector<std::string> kDeadlineKeys = {"trim", "sweep", "compact", "shutdown"};
+// The table's deadline keys ("trim", ..., "shutdown"), in table order.
+const std::vector<std::string> kDeadlineKeys = [] {
+  std::vector<std::string> keys;
+  for (const auto& a : kActions) {
+    if (!a.deadline_key.empty()) keys.emplace_back(a.deadline_key);
+  }
+  return keys;
+}();
 const std::vector<std::string> kRestartKeys = {"backoff_initial", "backoff_max", "start_retries",
                                                "start_seconds"};
 const std::vector<std::string> kPollKeys = {"min", "max", "max_growth"};
@@ -869,7 +880,7 @@ class ConfigBuilder {
       if (v_.checkMap(tn, tp, kThresholdKeys)) {
         if (!tn.find("at")) v_.error(tn.pos, tp + ".at", "missing: e.g. at: 80% or at: 300MiB");
         if (!tn.find("action")) {
-          v_.error(tn.pos, tp + ".action", "missing: trim|sweep|compact|restart|alert");
+          v_.error(tn.pos, tp + ".action", "missing: " + actionNames(ActionSet::kAll));
         }
         for (const auto& e : tn.entries) {
           const std::string p = Validator::join(tp, e.key);
@@ -991,7 +1002,7 @@ class ConfigBuilder {
       } else if (e.key == "max") {
         if (auto a = v_.action(e.value, p)) {
           if (*a == ActionKind::kAlert) {
-            v_.error(e.value.pos, p, "must be trim|sweep|compact|restart (use enabled: false to turn escalation off)");
+            v_.error(e.value.pos, p, "must be " + actionNames(ActionSet::kLadder) + " (use enabled: false to turn escalation off)");
           } else {
             out.max_action = *a;
           }
@@ -1007,10 +1018,9 @@ class ConfigBuilder {
       // The protocol accepts deadlines of 1 ms .. 600 s.
       auto d = v_.duration(e.value, p, milliseconds(1), seconds(600));
       if (!d) continue;
-      if (e.key == "trim") out.trim = *d;
-      if (e.key == "sweep") out.sweep = *d;
-      if (e.key == "compact") out.compact = *d;
-      if (e.key == "shutdown") out.shutdown = *d;
+      for (const auto& a : kActions) {
+        if (a.deadline_key == e.key) out[a.kind] = *d;
+      }
     }
   }
 

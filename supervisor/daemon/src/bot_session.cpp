@@ -116,7 +116,8 @@ void BotSession::onMessage(proto::Message m) {
     proto::Welcome w;
     w.pid = ::getpid();
     w.name = name_;
-    w.capabilities = {"trim", "sweep", "compact", "ping", "shutdown"};
+    w.capabilities = actionNameList(ActionSet::kToBot);  // the table's, then the protocol's own
+    w.capabilities.insert(w.capabilities.end(), {"ping", "shutdown"});
     w.stats_interval_ms = admission->stats_interval_ms;
     send(w);
     return;

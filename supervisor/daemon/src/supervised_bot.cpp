@@ -60,31 +60,6 @@ std::optional<pid_t> parsePid(std::string_view text) {
   return pid;
 }
 
-config::ActionKind kindOf(proto::Action a) {
-  switch (a) {
-    case proto::Action::kTrim:
-      return config::ActionKind::kTrim;
-    case proto::Action::kSweep:
-      return config::ActionKind::kSweep;
-    case proto::Action::kCompact:
-      return config::ActionKind::kCompact;
-  }
-  return config::ActionKind::kTrim;
-}
-
-std::optional<proto::Action> protoAction(config::ActionKind a) {
-  switch (a) {
-    case config::ActionKind::kTrim:
-      return proto::Action::kTrim;
-    case config::ActionKind::kSweep:
-      return proto::Action::kSweep;
-    case config::ActionKind::kCompact:
-      return proto::Action::kCompact;
-    default:
-      return std::nullopt;
-  }
-}
-
 std::string ms(double v) {
   std::ostringstream os;
   os.setf(std::ios::fixed);
@@ -205,7 +180,7 @@ ProcessOptions SupervisedBot::processOptions() const {
   o.restart.crash_loop_limit = config_.restart.start_retries;
   o.restart.stable_after = config_.restart.start_seconds;
   o.stop_signal = config_.stop_signal;
-  o.shutdown_deadline = config_.policy.deadlines.shutdown;
+  o.shutdown_deadline = config_.policy.deadlines.shutdown();
   o.stop_timeout = config_.stop_timeout;
   return o;
 }
@@ -689,8 +664,7 @@ void SupervisedBot::execute(const policy::Intent& intent) {
     restartFor(intent);
     return;
   }
-  const auto action = protoAction(intent.action);
-  if (!action) return;
+  if (!memvisor::actionInfo(intent.action).to_bot) return;
   if (!connected()) {
     if (!process_.running()) {
       finishAction(intent, {intent.action, policy::Outcome::kNotConnected, 0, "bot not running"}, 0,
@@ -721,7 +695,7 @@ void SupervisedBot::execute(const policy::Intent& intent) {
     return;
   }
   proto::ActionRequest req;
-  req.action = *action;
+  req.action = intent.action;
   req.urgency = toProto(intent.urgency);
   req.deadline_ms = std::max<std::int64_t>(1, intent.deadline.count());
   req.target_bytes = intent.target_bytes;
@@ -940,7 +914,7 @@ void SupervisedBot::runAction(proto::Action action, std::function<void(proto::Bo
   proto::ActionRequest req;
   req.action = action;
   req.urgency = proto::Urgency::kNormal;
-  const auto deadline = policy_.deadlines.forAction(kindOf(action));
+  const auto deadline = policy_.deadlines.forAction(action);
   req.deadline_ms = std::max<std::int64_t>(1, deadline.count());
   if (last_metric_) req.headroom_bytes = policy::headroomBelowCeiling(policy_, *last_metric_);
   const auto t0 = Clock::now();

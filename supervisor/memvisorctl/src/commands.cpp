@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <deque>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -46,7 +47,7 @@ std::string lastActionText(const proto::LastAction& a, std::int64_t now) {
   std::string s = a.action;
   if (!a.ok) {
     s += " FAILED";
-  } else if (a.action == "trim" || a.action == "sweep" || a.action == "compact") {
+  } else if (findAction(a.action, ActionSet::kToBot)) {
     s += a.freed_bytes >= 0 ? " freed " + humanSize(a.freed_bytes)
                             : " grew " + humanSize(-a.freed_bytes);
   }
@@ -120,12 +121,9 @@ int cmdStatus(Context& ctx, const Command& cmd, const Invocation& inv) {
 // ---- actions and lifecycle -------------------------------------------------------------
 
 const char* pastTense(std::string_view verb) {
-  if (verb == "trim") return "trimmed";
-  if (verb == "sweep") return "swept";
-  if (verb == "compact") return "compacted";
+  if (auto a = findAction(verb)) return actionInfo(*a).past.data();
   if (verb == "start") return "started";
   if (verb == "stop") return "stopped";
-  if (verb == "restart") return "restarted";
   return "done";
 }
 
@@ -396,7 +394,31 @@ int cmdEvents(Context& ctx, const Command& cmd, const Invocation& inv) {
 int cmdQuit(Context&, const Command&, const Invocation&) { return kExitOk; }
 int cmdHelp(Context&, const Command&, const Invocation&) { return kExitOk; }  // runCommandLine
 
-const std::vector<Command> kCommands = {
+// One command per action the bot protocol carries, from the action table.
+std::vector<Command> actionCommands() {
+  static std::deque<std::string> text;  // the generated usage and details outlive the table
+  std::vector<Command> out;
+  for (const auto& a : kActions) {
+    if (!a.to_bot) continue;
+    const std::string n(a.name);
+    const char* usage = text.emplace_back(n + " BOT|all [BOT...]").c_str();
+    const char* details = text.emplace_back(
+        "Prints what was freed and how long it took; exit 1 when a bot failed.\n"
+        "Examples:\n  memvisorctl " + n + " amayo\n  memvisorctl " + n + " all --json").c_str();
+    out.push_back({a.name.data(), usage, a.summary.data(), details, ArgKind::kTargets, cmdRun});
+  }
+  return out;
+}
+
+template <typename... Parts>
+std::vector<Command> concat(Parts&&... parts) {
+  std::vector<Command> out;
+  (out.insert(out.end(), parts.begin(), parts.end()), ...);
+  return out;
+}
+
+const std::vector<Command> kCommands = concat(
+    std::vector<Command>{
     {"status", "status [BOT...]", "Show the bots: state, memory against the limit, last action",
      "-v shows every figure, the bot's own stats and caches, and its liveness.\n"
      "STATE says HUNG for a running bot that stopped answering pings.\n"
@@ -407,15 +429,8 @@ const std::vector<Command> kCommands = {
      "The process and its liveness, memory against the limit and the alert, every measured\n"
      "figure, the bot's own stats (heap, external, event-loop lag, entries per cache) with\n"
      "their age, the last action.\nExamples:\n  memvisorctl show amayo",
-     ArgKind::kBots, cmdStatus},
-    {"trim", "trim BOT|all [BOT...]", "Ask the bot to give free heap back to the OS now",
-     "Prints what was freed and how long it took; exit 1 when a bot failed.\n"
-     "Examples:\n  memvisorctl trim amayo\n  memvisorctl trim all --json",
-     ArgKind::kTargets, cmdRun},
-    {"sweep", "sweep BOT|all [BOT...]", "Ask the bot to evict stale cache entries now",
-     "Examples:\n  memvisorctl sweep amayo\n  memvisorctl sweep all", ArgKind::kTargets, cmdRun},
-    {"compact", "compact BOT|all [BOT...]", "Ask the bot to shrink hard (caches and heap) now",
-     "Examples:\n  memvisorctl compact amayo", ArgKind::kTargets, cmdRun},
+     ArgKind::kBots, cmdStatus}},
+    actionCommands(), std::vector<Command>{
     {"restart", "restart BOT|all [BOT...]", "Restart a bot gracefully (shutdown, then spawn)",
      "Examples:\n  memvisorctl restart amayo\n  memvisorctl restart all", ArgKind::kTargets,
      cmdLifecycle},
@@ -452,7 +467,7 @@ const std::vector<Command> kCommands = {
      "Examples:\n  memvisorctl help\n  memvisorctl help limit", ArgKind::kHelp, cmdHelp},
     {"quit", "quit", "Leave the shell", "", ArgKind::kShell, cmdQuit},
     {"exit", "exit", "Leave the shell", "", ArgKind::kShell, cmdQuit},
-};
+});
 
 const char* kMainFooter =
     "With no command, memvisorctl starts an interactive shell (history, tab completion).\n"

@@ -32,9 +32,7 @@ std::string restartBlocked(const PolicyState& s, const BotPolicy& p, TimePoint n
 Urgency urgencyFor(ActionKind a, Trigger t) {
   if (t == Trigger::kHardCeiling) return Urgency::kCritical;
   if (t == Trigger::kPeriodic) return Urgency::kLow;
-  if (t == Trigger::kEscalation || a == ActionKind::kCompact || a == ActionKind::kRestart) {
-    return Urgency::kHigh;
-  }
+  if (t == Trigger::kEscalation || memvisor::actionInfo(a).urgent) return Urgency::kHigh;
   return Urgency::kNormal;
 }
 
@@ -82,8 +80,8 @@ Intent makeIntent(PolicyState& s, const BotPolicy& p, ActionKind a, Trigger t, s
     in.headroom_bytes = headroomBelowCeiling(p, bytes);
   }
   if (a != ActionKind::kAlert) {
-    s.last_run[static_cast<int>(a)] = now;
-    s.last_trigger[static_cast<int>(a)] = t;
+    s.last_run[memvisor::actionIndex(a)] = now;
+    s.last_trigger[memvisor::actionIndex(a)] = t;
     s.in_flight = InFlight{a, t, now, in.deadline};
   }
   return in;

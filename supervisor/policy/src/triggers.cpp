@@ -8,6 +8,7 @@ namespace memvisor::policy::detail {
 namespace {
 
 using config::formatBytes;
+using config::ladderOf;
 using config::formatDuration;
 using config::Threshold;
 
@@ -36,7 +37,7 @@ std::string thresholdText(const Threshold& t, Bytes limit) {
 }
 
 bool coolingDown(const PolicyState& s, ActionKind a, Duration cooldown, TimePoint now) {
-  const auto& last = s.last_run[static_cast<int>(a)];
+  const auto& last = s.last_run[memvisor::actionIndex(a)];
   return last && now - *last < cooldown;
 }
 
@@ -53,12 +54,12 @@ void answers(Intent& in, const std::string& threshold, Bytes at) {
 // own: then restart comes where the config puts it, with that threshold's sustain.
 std::optional<ActionKind> escalationStep(ActionKind last, const BotPolicy& p, Bytes bytes) {
   ActionKind next = config::nextActionUp(last);
-  if (static_cast<int>(next) > static_cast<int>(p.escalation.max_action)) next = p.escalation.max_action;
+  if (ladderOf(next) > ladderOf(p.escalation.max_action)) next = p.escalation.max_action;
   const bool ladder_restarts =
       std::any_of(p.thresholds.begin(), p.thresholds.end(),
                   [](const Threshold& t) { return t.action == ActionKind::kRestart; });
   if (next == ActionKind::kRestart && (bytes < p.limit || ladder_restarts)) next = ActionKind::kCompact;
-  if (static_cast<int>(next) <= static_cast<int>(last)) return std::nullopt;
+  if (ladderOf(next) <= ladderOf(last)) return std::nullopt;
   return next;
 }
 
@@ -87,7 +88,7 @@ std::optional<ActionKind> firstReady(const PolicyState& s, const BotPolicy& p, A
 // At or above the limit, a bot whose last compact worked is compacted again before a restart.
 bool compactBeforeRestart(const PolicyState& s, const BotPolicy& p, Bytes bytes) {
   return bytes >= p.limit && s.compact_effective && !s.compact_retried_at_limit &&
-         static_cast<int>(p.escalation.max_action) >= static_cast<int>(ActionKind::kCompact);
+         ladderOf(p.escalation.max_action) >= ladderOf(ActionKind::kCompact);
 }
 
 }  // namespace
@@ -169,7 +170,7 @@ bool crossedThresholds(StepContext& c, Decision& d, const std::string& no_restar
   for (std::size_t i = 0; i < p.thresholds.size(); ++i) {
     const Threshold& t = p.thresholds[i];
     if (t.action == ActionKind::kAlert || !s.thresholds[i].armed || !sustained(s.thresholds[i], t, c.now)) continue;
-    if (!origin || static_cast<int>(t.action) >= static_cast<int>(action)) {
+    if (!origin || ladderOf(t.action) >= ladderOf(action)) {
       origin = i;
       action = t.action;
     }
@@ -182,7 +183,7 @@ bool crossedThresholds(StepContext& c, Decision& d, const std::string& no_restar
   std::string previous;
   if (s.episode.active && s.episode.escalate_now && c.bytes >= s.episode.at_bytes) {
     if (auto up = escalationStep(s.episode.last_action, p, c.bytes);
-        up && static_cast<int>(*up) > static_cast<int>(action)) {
+        up && ladderOf(*up) > ladderOf(action)) {
       action = *up;
       previous = s.episode.last_outcome;
       reason += "; " + previous + ", so " + config::toString(action);
@@ -194,14 +195,14 @@ bool crossedThresholds(StepContext& c, Decision& d, const std::string& no_restar
   // An action that brought the figure back below this threshold's re-arm level worked: its
   // cooldown does not hold it back, and a new crossing gets it again (issue 9).
   const auto worked = [&](ActionKind a) {
-    const auto& ran = s.last_run[static_cast<int>(a)];
+    const auto& ran = s.last_run[memvisor::actionIndex(a)];
     const auto& rearmed = s.thresholds[*origin].rearmed_at;
     return ran && rearmed && *rearmed > *ran;
   };
   bool retry_compact = false;
-  const auto& ran_by = s.last_trigger[static_cast<int>(action)];
+  const auto& ran_by = s.last_trigger[memvisor::actionIndex(action)];
   if (!worked(action) && coolingDown(s, action, t.cooldown, c.now) && action != ActionKind::kRestart) {
-    if (static_cast<int>(action) <= static_cast<int>(ActionKind::kCompact) &&
+    if (ladderOf(action) <= ladderOf(ActionKind::kCompact) &&
         compactBeforeRestart(s, p, c.bytes)) {
       retry_compact = true;
     } else if (ran_by != Trigger::kThreshold && ran_by != Trigger::kEscalation) {
@@ -293,7 +294,7 @@ bool escalation(StepContext& c, Decision& d, const std::string& no_restart) {
       const bool ladder_restarts =
           std::any_of(p.thresholds.begin(), p.thresholds.end(),
                       [](const Threshold& t) { return t.action == ActionKind::kRestart; });
-      if (static_cast<int>(p.escalation.max_action) < static_cast<int>(ActionKind::kRestart)) {
+      if (ladderOf(p.escalation.max_action) < ladderOf(ActionKind::kRestart)) {
         held = std::string("escalation stops at ") + config::toString(p.escalation.max_action);
       } else if (c.bytes < c.limit) {
         held = "restart needs the limit, " + formatBytes(c.limit);
@@ -383,7 +384,7 @@ bool prediction(StepContext& c, Decision& d) {
   if (a != ActionKind::kAlert && p.escalation.enabled) {
     ActionKind up = config::nextActionUp(a);
     if (up == ActionKind::kRestart) up = ActionKind::kCompact;
-    if (static_cast<int>(up) > static_cast<int>(p.escalation.max_action)) up = a;
+    if (ladderOf(up) > ladderOf(p.escalation.max_action)) up = a;
     s.predictive_next = up;
   }
   d.notes.push_back(makeNote(Level::kWarn, "predictive", in.reason, in.fields));

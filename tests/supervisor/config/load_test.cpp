@@ -121,9 +121,9 @@ TEST(LoadConfig, ParsesEveryKeyOfAFullFile) {
   EXPECT_EQ(p.predictive->action, ActionKind::kTrim);
   EXPECT_EQ(p.startup_grace, minutes(2));
   EXPECT_EQ(p.hard_ceiling, SizeSpec::percentOf(120));
-  EXPECT_EQ(p.deadlines.trim, seconds(2));
-  EXPECT_EQ(p.deadlines.sweep, seconds(10));  // default kept
-  EXPECT_EQ(p.deadlines.compact, seconds(45));
+  EXPECT_EQ(p.deadlines.forAction(ActionKind::kTrim), seconds(2));
+  EXPECT_EQ(p.deadlines.forAction(ActionKind::kSweep), seconds(10));  // default kept
+  EXPECT_EQ(p.deadlines.forAction(ActionKind::kCompact), seconds(45));
   EXPECT_EQ(a.stop_signal, SIGINT);
   EXPECT_EQ(a.stop_timeout, seconds(20));
   EXPECT_EQ(a.restart.backoff_initial, milliseconds(500));

@@ -92,7 +92,7 @@ TEST(PolicyThresholds, WritesJournalReadyReasonsWithFigures) {
   EXPECT_EQ(in->fields.at("threshold_bytes"), std::to_string(80 * kMiB));
   EXPECT_EQ(in->fields.at("figure"), std::to_string(82 * kMiB));
   EXPECT_EQ(in->fields.at("metric"), "rss");
-  EXPECT_EQ(in->deadline, h.policy().deadlines.sweep);
+  EXPECT_EQ(in->deadline, h.policy().deadlines.forAction(ActionKind::kSweep));
   EXPECT_TRUE(hasNote(d.notes, "threshold", "sweep threshold 80%"));
   EXPECT_EQ(in->threshold_bytes, 80 * kMiB);  // typed, for the daemon's re-check
   EXPECT_EQ(d.notes.at(0).kind, "threshold");

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <variant>
+
+#include "memvisor/actions.hpp"
 #include <vector>
 
 namespace memvisor::proto {
@@ -56,7 +58,8 @@ inline constexpr const char* kParts = "parts";
 
 enum class Role { kBot, kControl };
 enum class Urgency { kLow, kNormal, kHigh, kCritical };
-enum class Action { kTrim, kSweep, kCompact };
+// The actions the bot protocol carries: the rows of memvisor/actions.hpp with to_bot.
+using Action = ActionKind;
 enum class Level { kDebug, kInfo, kWarn, kError };
 
 const char* toString(Role r);

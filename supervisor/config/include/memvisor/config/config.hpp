@@ -2,6 +2,7 @@
 // supervised bot. Built only by load.hpp (YAML -> plain data -> validation); immutable after.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -10,18 +11,18 @@
 #include <string_view>
 #include <vector>
 
+#include "memvisor/actions.hpp"
 #include "memvisor/config/units.hpp"
 
 namespace memvisor::config {
 
-// Ordered by severity: escalation goes trim -> sweep -> compact -> restart. `alert` only
-// journals; it never escalates and is never an escalation step.
-enum class ActionKind { kAlert = 0, kTrim = 1, kSweep = 2, kCompact = 3, kRestart = 4 };
-inline constexpr int kActionKinds = 5;
-const char* toString(ActionKind a);
+// The actions and their ladder come from the one table in memvisor/actions.hpp.
+using memvisor::ActionKind;
+using memvisor::kActionKinds;
+using memvisor::ladderOf;
+using memvisor::nextActionUp;
+const char* toString(ActionKind a);  // the table's name
 std::optional<ActionKind> parseActionKind(std::string_view s);
-// The next action up (trim -> sweep -> compact -> restart); restart and alert stay put.
-ActionKind nextActionUp(ActionKind a);
 
 enum class Metric { kRss, kPss, kWorkingSet, kCgroup };
 const char* toString(Metric m);  // rss | pss | working_set | cgroup
@@ -68,12 +69,14 @@ struct Escalation {
   bool operator==(const Escalation&) const = default;
 };
 
-struct Deadlines {  // how long the bot has to answer each command (then: failed, escalate)
-  Duration trim{std::chrono::seconds(5)};
-  Duration sweep{std::chrono::seconds(10)};
-  Duration compact{std::chrono::seconds(30)};
-  Duration shutdown{std::chrono::seconds(10)};  // protocol `shutdown` before the stop signal
-  Duration forAction(ActionKind a) const;
+// How long the bot has to answer each command (then: failed, escalate), one per action of
+// the table with a deadline key (restart's is the protocol `shutdown` before the stop signal).
+struct Deadlines {
+  std::array<Duration, kActionKinds> by_action = defaults();
+  Duration forAction(ActionKind a) const { return by_action[memvisor::actionIndex(a)]; }
+  Duration& operator[](ActionKind a) { return by_action[memvisor::actionIndex(a)]; }
+  Duration shutdown() const { return forAction(ActionKind::kRestart); }
+  static std::array<Duration, kActionKinds> defaults();
   bool operator==(const Deadlines&) const = default;
 };
 
