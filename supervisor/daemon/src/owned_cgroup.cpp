@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 
 #include "memvisor/daemon/pidfd.hpp"
 
@@ -22,6 +23,17 @@ Result<void> writeFile(const std::string& path, const std::string& value) {
     return errnoError(err, "writing " + value + " to " + path);
   return okResult();
 }
+
+
+// <parent>/memvisor-<bot>, created unless it exists.
+Result<std::string> makeChild(const std::string& parent, const std::string& bot) {
+  std::string dir = parent + "/memvisor-" + bot;
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return errnoError(errno, "creating cgroup " + dir);
+  }
+  return dir;
+}
+
 }  // namespace
 
 Result<OwnedCgroup> OwnedCgroup::create(const sampling::SysPaths& paths, const std::string& bot) {
@@ -30,11 +42,17 @@ Result<OwnedCgroup> OwnedCgroup::create(const sampling::SysPaths& paths, const s
   if (!self->hasMemory()) {
     return Error{"no_cgroup", "memvisord has no memory cgroup (" + self->describe() + ")"};
   }
-  std::string dir = self->memory_dir + "/memvisor-" + bot;
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return errnoError(errno, "creating cgroup " + dir);
-  }
-  return OwnedCgroup(*self->memory_version, std::move(dir));
+  auto dir = makeChild(self->memory_dir, bot);
+  if (!dir) return dir.error();
+  return OwnedCgroup(*self->memory_version, std::move(*dir));
+}
+
+Result<OwnedCgroup> OwnedCgroup::createIn(const std::string& parent, const std::string& bot) {
+  auto dir = makeChild(parent, bot);
+  if (!dir) return dir.error();
+  std::error_code ec;  // the non-throwing overload: no exception on the event loop
+  const bool v1 = std::filesystem::exists(*dir + "/memory.limit_in_bytes", ec);
+  return OwnedCgroup(v1 ? sampling::CgroupVersion::kV1 : sampling::CgroupVersion::kV2, std::move(*dir));
 }
 
 OwnedCgroup OwnedCgroup::adopt(sampling::CgroupVersion version, std::string dir) {

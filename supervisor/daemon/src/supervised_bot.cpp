@@ -1,7 +1,6 @@
 // One bot's supervision loop: sample -> policy -> act -> feed back -> journal.
 #include "memvisor/daemon/supervised_bot.hpp"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -10,9 +9,6 @@
 #include <charconv>
 #include <csignal>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "memvisor/config/units.hpp"
@@ -23,6 +19,7 @@
 #include "memvisor/policy/settle.hpp"
 #include "memvisor/policy/schedule.hpp"
 #include "memvisor/sampling/cgroup_memory.hpp"
+#include "memvisor/sampling/discover.hpp"
 #include "memvisor/sampling/process_files.hpp"
 
 namespace memvisor::daemon {
@@ -41,24 +38,6 @@ constexpr milliseconds kAlignGrid{10};
 // Re-register the v1 thresholds when the policy's figure and the group's usage drift apart by
 // this much (the kernel fires 0.2-0.5 MiB past a threshold anyway).
 constexpr config::Bytes kEventfdOffsetSlack = 512 * 1024;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::optional<pid_t> parsePid(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-    text.remove_suffix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-    text.remove_prefix(1);
-  pid_t pid = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-  if (ec != std::errc() || ptr != text.data() + text.size() || pid <= 0) return std::nullopt;
-  return pid;
-}
 
 std::string ms(double v) {
   std::ostringstream os;
@@ -248,42 +227,15 @@ Result<void> SupervisedBot::restart(const std::string& reason, std::function<voi
 }
 
 std::optional<pid_t> SupervisedBot::discover() const {
-  if (config_.attach.by == config::AttachBy::kPidfile) {
-    auto pid = parsePid(slurp(config_.attach.pidfile));
-    if (!pid) return std::nullopt;
-    // A zombie is a bot that has exited and is not reaped yet: adopting it would loop
-    // (adopt, exit at once, discover again) until its parent reaps it.
-    auto st = sampling::readStat(env_.paths, *pid);
-    if (st && st->state != 'Z' && st->state != 'X') return pid;
-    return std::nullopt;
+  switch (config_.attach.by) {
+    case config::AttachBy::kPidfile:
+      return sampling::findByPidfile(env_.paths, config_.attach.pidfile);
+    case config::AttachBy::kCmdline:
+      return sampling::findByCmdline(env_.paths, config_.attach.cmdline_pattern, ::getpid());
+    case config::AttachBy::kConnect:
+      break;
   }
-  if (config_.attach.by != config::AttachBy::kCmdline) return std::nullopt;
-  std::regex re;
-  try {
-    re = std::regex(config_.attach.cmdline_pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error&) {
-    return std::nullopt;  // validated by the config loader; never here in practice
-  }
-  std::error_code ec;
-  std::optional<pid_t> best;
-  for (const auto& entry : std::filesystem::directory_iterator(env_.paths.proc_root, ec)) {
-    auto pid = parsePid(entry.path().filename().string());
-    if (!pid || *pid == ::getpid()) continue;
-    std::string cmdline = slurp(env_.paths.pidFile(*pid, "cmdline"));
-    if (cmdline.empty()) continue;  // kernel thread, or gone
-    while (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
-    for (char& c : cmdline) {
-      if (c == '\0') c = ' ';
-    }
-    bool match = false;
-    try {
-      match = std::regex_search(cmdline, re);
-    } catch (const std::regex_error&) {
-      return std::nullopt;  // pathological pattern (complexity): this scan finds nothing
-    }
-    if (match && (!best || *pid < *best)) best = pid;
-  }
-  return best;
+  return std::nullopt;
 }
 
 Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
@@ -291,20 +243,9 @@ Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
   // memvisord within a millisecond of a crossing (issue 10).
   if (!config_.spawn.own_cgroup) return okResult();
   if (!cgroup_) {
-    Result<OwnedCgroup> made = Error{"", ""};
-    if (!env_.cgroup_parent.empty()) {
-      const std::string dir = env_.cgroup_parent + "/memvisor-" + config_.name;
-      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-        made = errnoError(errno, "creating cgroup " + dir);
-      } else {
-        std::error_code ec;  // the non-throwing overload: no exception on the event loop
-        const bool v1 = std::filesystem::exists(dir + "/memory.limit_in_bytes", ec);
-        made = OwnedCgroup::adopt(v1 ? sampling::CgroupVersion::kV1 : sampling::CgroupVersion::kV2,
-                                  dir);
-      }
-    } else {
-      made = OwnedCgroup::create(env_.paths, config_.name);
-    }
+    auto made = env_.cgroup_parent.empty()
+                    ? OwnedCgroup::create(env_.paths, config_.name)
+                    : OwnedCgroup::createIn(env_.cgroup_parent, config_.name);
     if (!made) {
       // Still supervised, only without the kernel backstop and its notifications: say so
       // loudly, once per start.

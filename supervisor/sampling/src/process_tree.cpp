@@ -82,6 +82,8 @@ Result<std::vector<pid_t>> parseChildrenList(std::string_view text) {
   return out;
 }
 
+std::vector<pid_t> listPids(const SysPaths& paths) { return numericEntries(paths.proc_root, nullptr); }
+
 std::vector<pid_t> listChildrenByScan(const SysPaths& paths, pid_t pid) {
   std::vector<pid_t> out;
   for (pid_t candidate : numericEntries(paths.proc_root, nullptr)) {

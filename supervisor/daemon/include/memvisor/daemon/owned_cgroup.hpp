@@ -20,6 +20,9 @@ class OwnedCgroup {
   // Creates (or reuses) <memvisord's memory cgroup>/memvisor-<bot>. Error codes: "no_cgroup"
   // (memvisord has no memory cgroup), "eacces"/"erofs"... from mkdir.
   static Result<OwnedCgroup> create(const sampling::SysPaths& paths, const std::string& bot);
+  // Creates (or reuses) <parent>/memvisor-<bot> under a given memory cgroup (v1 when the
+  // kernel gave the new group memory.limit_in_bytes, else v2).
+  static Result<OwnedCgroup> createIn(const std::string& parent, const std::string& bot);
   // An existing directory (tests create their own groups).
   static OwnedCgroup adopt(sampling::CgroupVersion version, std::string dir);
 

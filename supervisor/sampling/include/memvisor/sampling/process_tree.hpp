@@ -15,6 +15,9 @@ namespace memvisor::sampling {
 // "123 456 " -> {123, 456}. Error code "parse" on a non-numeric token.
 Result<std::vector<pid_t>> parseChildrenList(std::string_view text);
 
+// Every numeric entry of paths.proc_root (unsorted); empty when it cannot be read.
+std::vector<pid_t> listPids(const SysPaths& paths);
+
 // Direct children of pid. Vanishing tasks and pids are normal and skipped.
 // Error code "gone" when pid itself does not exist.
 Result<std::vector<pid_t>> listChildren(const SysPaths& paths, pid_t pid);
