@@ -16,37 +16,6 @@
 
 namespace memvisor::daemon {
 
-Error errnoError(int err, const std::string& context) {
-  std::string code;
-  switch (err) {
-    case ESRCH:
-      code = "esrch";
-      break;
-    case EPERM:
-      code = "eperm";
-      break;
-    case EACCES:
-      code = "eacces";
-      break;
-    case ENOENT:
-      code = "enoent";
-      break;
-    case EINVAL:
-      code = "einval";
-      break;
-    case ECHILD:
-      code = "echild";
-      break;
-    case ENOSYS:
-      code = "enosys";
-      break;
-    default:
-      code = "errno_" + std::to_string(err);
-      break;
-  }
-  return Error{code, context + ": " + std::strerror(err)};
-}
-
 Pidfd::Pidfd(Pidfd&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)), pid_(std::exchange(other.pid_, 0)) {}
 

@@ -11,29 +11,6 @@
 
 namespace memvisor::sampling::detail {
 
-std::string errnoCode(int err) {
-  switch (err) {
-    case ENOENT: return "enoent";
-    case EACCES: return "eacces";
-    case EPERM: return "eperm";
-    case ESRCH: return "esrch";
-    case EINVAL: return "einval";
-    case EBUSY: return "ebusy";
-    case ENOTDIR: return "enotdir";
-    case EMFILE: return "emfile";
-    case ENOMEM: return "enomem";
-    case EROFS: return "erofs";
-    case EBADF: return "ebadf";
-    case ENOSYS: return "enosys";
-    case EOPNOTSUPP: return "eopnotsupp";
-    default: return "errno_" + std::to_string(err);
-  }
-}
-
-Error errnoError(int err, const std::string& what) {
-  return Error{errnoCode(err), what + ": " + std::strerror(err)};
-}
-
 Result<std::string> readFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errnoError(errno, "reading " + path);

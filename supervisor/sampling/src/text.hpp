@@ -7,14 +7,13 @@
 #include <string>
 #include <string_view>
 
+#include "memvisor/errno_error.hpp"
 #include "memvisor/result.hpp"
 
 namespace memvisor::sampling::detail {
 
-// "enoent", "eacces", "esrch", ... (a stable code for an errno), "errno_<n>" otherwise.
-std::string errnoCode(int err);
-// Error{errnoCode(err), "<what>: <strerror>"}.
-Error errnoError(int err, const std::string& what);
+using memvisor::errnoCode;   // the one errno table (memvisor/errno_error.hpp)
+using memvisor::errnoError;
 
 // Reads a whole (small, pseudo-)file. Error message: "reading <path>: <strerror>".
 Result<std::string> readFile(const std::string& path);

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include "memvisor/errno_error.hpp"
 #include "memvisor/result.hpp"
 
 namespace memvisor::daemon {
@@ -40,7 +41,7 @@ Result<void> pidfdSendSignal(int pidfd, int sig, bool group);
 // True when the process behind `pidfd` has exited (the pidfd polls readable).
 bool pidfdExited(int pidfd);
 
-// The errno as a stable Error code ("esrch", "eperm", ...) with a message.
-Error errnoError(int err, const std::string& context);
+// The errno as a stable Error code ("esrch", "eperm", ...) with a message: the one table.
+using memvisor::errnoError;
 
 }  // namespace memvisor::daemon
