@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "memvisor/config/keys.hpp"
 #include "memvisor/daemon/daemon_app.hpp"
 
 int main(int argc, char** argv) {
@@ -27,6 +28,9 @@ int main(int argc, char** argv) {
   check_opt->excludes(config_opt);
   app.add_option("--log-format", log_format, "journal lines on stderr: logfmt (default) or json")
       ->check(CLI::IsMember({"logfmt", "json"}));
+  bool reference = false;
+  app.add_flag("--config-reference", reference,
+               "print the configuration reference (deploy/CONFIG.md) and exit");
   app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
@@ -38,6 +42,10 @@ int main(int argc, char** argv) {
   }
   if (version) {
     std::cout << "memvisord 0.1.0\n";
+    return daemon::kExitOk;
+  }
+  if (reference) {
+    std::cout << config::configReference();
     return daemon::kExitOk;
   }
   if (!check_path.empty()) return daemon::checkConfig(check_path, std::cout, std::cerr);

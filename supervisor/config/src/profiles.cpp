@@ -161,6 +161,21 @@ std::vector<Threshold> defaultThresholds() {
   };
 }
 
+BotConfig botDefaults(const Profile* profile) {
+  BotConfig b;
+  b.policy.thresholds = defaultThresholds();
+  b.policy.hard_ceiling = SizeSpec::percentOf(110);
+  if (profile != nullptr) {
+    b.profile = profile->name;
+    b.policy = profile->policy;
+    b.spawn.env = profile->env;
+    b.kernel_limit_margin = profile->kernel_limit_margin;
+    b.liveness = profile->liveness;
+    b.monitor = profile->monitor;
+  }
+  return b;
+}
+
 const std::vector<Profile>& builtinProfiles() {
   static const std::vector<Profile> profiles = makeProfiles();
   return profiles;

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "memvisor/config/keys.hpp"
 #include "memvisor/config/load.hpp"
 #include "memvisor/config/node_heap.hpp"
 #include "memvisor/config/profiles.hpp"
@@ -244,41 +245,22 @@ class Validator {
   std::vector<Pos> positions_;
 };
 
-const std::vector<std::string> kTopKeys = {"daemon", "bots"};
-const std::vector<std::string> kDaemonKeys = {"bot_socket",   "control_socket", "control_mode",
-                                              "allowed_uids", "allowed_gids",   "journal",
-                                              "metrics_listen", "state_file"};
-const std::vector<std::string> kJournalKeys = {"format", "file", "max_size", "keep"};
-const std::vector<std::string> kBotKeys = {
-    "name",         "profile",       "spawn",         "attach",
-    "limit",        "metric",        "thresholds",    "hysteresis",
-    "escalation",   "periodic",      "predictive",    "startup_grace",
-    "hard_ceiling", "deadlines",     "stop_signal",   "stop_timeout",
-    "restart",      "kernel_limit_margin", "poll",    "stats_interval",
-    "liveness",     "monitor"};
-const std::vector<std::string> kSpawnKeys = {"command", "env", "cwd", "user", "cgroup"};
-const std::vector<std::string> kAttachKeys = {"pidfile", "cmdline", "connect", "uid",
-                                              "restart_command", "allow_shutdown"};
-const std::vector<std::string> kThresholdKeys = {"at", "action", "for", "cooldown", "min_freed"};
-const std::vector<std::string> kPeriodicKeys = {"action", "every", "above"};
-const std::vector<std::string> kPredictiveKeys = {"enabled", "horizon", "window", "action",
-                                                  "cooldown"};
-const std::vector<std::string> kEscalationKeys = {"enabled", "max"};
-// The table's deadline keys ("trim", ..., "shutdown"), in table order.
-const std::vector<std::string> kDeadlineKeys = [] {
-  std::vector<std::string> keys;
-  for (const auto& a : kActions) {
-    if (!a.deadline_key.empty()) keys.emplace_back(a.deadline_key);
-  }
-  return keys;
-}();
-const std::vector<std::string> kRestartKeys = {"backoff_initial", "backoff_max", "start_retries",
-                                               "start_seconds"};
-const std::vector<std::string> kPollKeys = {"min", "max", "max_growth"};
-const std::vector<std::string> kLivenessKeys = {"enabled", "every",   "deadline", "misses",
-                                                "on_hung", "max_lag", "lag_for"};
-const std::vector<std::string> kMonitorKeys = {"log_every", "alert_at", "alert_hysteresis",
-                                               "stale_after"};
+// The allowed keys of each section come from the key table (keys.cpp).
+const std::vector<std::string> kTopKeys = keyNames("(top level)");
+const std::vector<std::string> kDaemonKeys = keyNames("daemon");
+const std::vector<std::string> kJournalKeys = keyNames("daemon.journal");
+const std::vector<std::string> kBotKeys = keyNames("bots[]");
+const std::vector<std::string> kSpawnKeys = keyNames("bots[].spawn");
+const std::vector<std::string> kAttachKeys = keyNames("bots[].attach");
+const std::vector<std::string> kThresholdKeys = keyNames("bots[].thresholds[]");
+const std::vector<std::string> kPeriodicKeys = keyNames("bots[].periodic[]");
+const std::vector<std::string> kPredictiveKeys = keyNames("bots[].predictive");
+const std::vector<std::string> kEscalationKeys = keyNames("bots[].escalation");
+const std::vector<std::string> kDeadlineKeys = keyNames("bots[].deadlines");
+const std::vector<std::string> kRestartKeys = keyNames("bots[].restart");
+const std::vector<std::string> kPollKeys = keyNames("bots[].poll");
+const std::vector<std::string> kLivenessKeys = keyNames("bots[].liveness");
+const std::vector<std::string> kMonitorKeys = keyNames("bots[].monitor");
 
 using std::chrono::hours;
 using std::chrono::milliseconds;
@@ -463,9 +445,7 @@ class ConfigBuilder {
     const std::size_t errors_before = v_.errors().size();
     pos.limit = pos.hard_ceiling = pos.hysteresis = pos.kernel_margin = pos.poll = pos.restart =
         pos.thresholds = n.pos;
-    // Defaults without a profile: the default ladder, no limit (so `limit:` is required).
-    b.policy.thresholds = defaultThresholds();
-    b.policy.hard_ceiling = SizeSpec::percentOf(110);
+    b = botDefaults(nullptr);
     if (!v_.checkMap(n, path, kBotKeys)) return b;
 
     // A bad limit or profile is reported once, not again as a missing limit.
@@ -475,12 +455,7 @@ class ConfigBuilder {
       const std::string p = path + ".profile";
       if (auto s = v_.scalar(*prof, p)) {
         if (const Profile* pr = findProfile(*s)) {
-          b.profile = pr->name;
-          b.policy = pr->policy;
-          b.spawn.env = pr->env;
-          b.kernel_limit_margin = pr->kernel_limit_margin;
-          b.liveness = pr->liveness;
-          b.monitor = pr->monitor;
+          b = botDefaults(pr);
           limit_known = limit_known || pr->policy.limit > 0;
         } else {
           std::vector<std::string> names;

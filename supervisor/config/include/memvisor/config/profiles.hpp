@@ -34,5 +34,8 @@ const Profile* findProfile(std::string_view name);
 // sustained 2 samples, 1 MiB min_freed), 100% restart (sustained 10 s); with hysteresis 5%
 // and a hard ceiling of 110% (restart at once) in every profile.
 std::vector<Threshold> defaultThresholds();
+// A bot's values before its own keys apply: the profile's, or without one (nullptr) the
+// default ladder and hard ceiling with no limit (so `limit:` is required).
+BotConfig botDefaults(const Profile* profile);
 
 }  // namespace memvisor::config
