@@ -129,6 +129,24 @@ class SupervisedBot {
   void publishLimit();
   void countersChanged();
   void execute(const policy::Intent& intent);
+  // What the bot answered to one action request (or why it did not).
+  struct BotReply {
+    policy::Outcome outcome = policy::Outcome::kOk;
+    std::string code;     // proto::errc when not ok
+    std::string message;  // the error, or the bot's own (possibly empty)
+    config::Bytes freed_bytes = 0;
+    double duration_ms = 0;
+    std::optional<proto::ActionResult> reply;  // when the bot answered
+  };
+  // The one path to the bot for policy and operator actions alike: marks the action
+  // outstanding (running_action_), sends it with its deadline, and hands the answer to
+  // `done`; `alive` false when this SupervisedBot is gone meanwhile (only `done` runs).
+  void sendToBot(proto::ActionRequest req, std::chrono::milliseconds deadline,
+                 std::function<void(BotReply, bool alive)> done);
+  // Journal line, last action, metrics and saved counters of one finished action.
+  void recordAction(const std::string& action, const std::string& result, bool ok,
+                    config::Bytes freed, const std::string& reason, const std::string& message,
+                    std::map<std::string, std::string> fields);
   void restartFor(const policy::Intent& intent);
   void actionDone();
   void finishAction(const policy::Intent& intent, policy::ActionResult result, double duration_ms,
