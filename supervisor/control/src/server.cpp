@@ -36,10 +36,6 @@ const char* toString(Notice::Kind k) {
 
 namespace {
 
-Error sysError(const std::string& what, int err) {
-  return Error{"io", what + ": " + std::strerror(err)};
-}
-
 Result<gid_t> resolveGroup(const std::string& group) {
   gid_t gid = 0;
   auto [p, ec] = std::from_chars(group.data(), group.data() + group.size(), gid);
@@ -56,32 +52,6 @@ Result<gid_t> resolveGroup(const std::string& group) {
   return Error{"bad_config", "control socket group \"" + group + "\" does not exist"};
 }
 
-// A stale socket is one nobody accepts on; a live one belongs to another memvisord.
-Result<void> removeStale(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return okResult();
-    return sysError("checking " + path, errno);
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return Error{"exists", path + " exists and is not a socket; not removing it"};
-  }
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return sysError("socket", errno);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::close(fd);
-  if (rc == 0) {
-    return Error{"in_use", path + " is in use: another memvisord is listening on it"};
-  }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return sysError("removing stale socket " + path, errno);
-  }
-  return okResult();
-}
-
 std::vector<gid_t> readGroups(const std::string& proc_root, pid_t pid) {
   std::ifstream in(proc_root + "/" + std::to_string(pid) + "/status");
   if (!in) return {};  // the peer may have exited already: primary gid only
@@ -94,7 +64,7 @@ std::vector<gid_t> readGroups(const std::string& proc_root, pid_t pid) {
 
 ControlServer::ControlServer(asio::io_context& io, Options options, ControlBackend& backend,
                              journal::Journal& journal)
-    : io_(io), options_(std::move(options)), backend_(backend), journal_(journal) {
+    : io_(io), options_(std::move(options)), backend_(backend), journal_(journal), listener_(io) {
   if (!options_.now_ms) {
     options_.now_ms = [] {
       return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -123,77 +93,18 @@ Result<void> ControlServer::start() {
   policy_.gids = options_.allow_gids;
   if (group_gid) policy_.gids.push_back(*group_gid);
 
-  if (auto r = removeStale(path); !r) return r.error().wrap("control socket");
-  const auto slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) {
-    const std::string dir = path.substr(0, slash);
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      return sysError("creating directory " + dir + " for the control socket", errno);
-    }
-  }
-
-  boost::system::error_code ec;
-  acceptor_.emplace(io_);
-  acceptor_->open(local(), ec);
-  if (ec) return Error{"io", "control socket: " + ec.message()};
-  acceptor_->bind(local::endpoint(path), ec);
-  if (ec) {
-    acceptor_.reset();
-    return Error{"io", "binding control socket " + path + ": " + ec.message()};
-  }
-  socket_created_ = true;
-  // Set explicitly: the umask must not decide who may connect. Nobody can connect before
-  // listen() below, so there is no window with looser permissions.
+  // Set explicitly: the umask must not decide who may connect.
   const mode_t mode = options_.mode.value_or(group_gid ? 0660 : 0600);
-  if (::chmod(path.c_str(), mode) != 0) {
-    const int err = errno;
-    stop();
-    return sysError("setting the mode of " + path, err);
-  }
-  if (group_gid && ::chown(path.c_str(), static_cast<uid_t>(-1), *group_gid) != 0) {
-    const int err = errno;
-    stop();
-    return sysError("giving " + path + " to group " + options_.group, err);
-  }
-  acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    stop();
-    return Error{"io", "listening on " + path + ": " + ec.message()};
-  }
-  accept();
+  if (auto r = listener_.open({path, mode, group_gid}); !r) return r.error().wrap("control socket");
+  listener_.accept([this](local::socket socket) { onAccepted(std::move(socket)); });
   return okResult();
 }
 
 void ControlServer::stop() {
-  if (acceptor_) {
-    boost::system::error_code ignored;
-    acceptor_->close(ignored);
-    acceptor_.reset();
-  }
+  listener_.close();
   auto sessions = std::move(sessions_);
   sessions_.clear();
   for (auto& [id, s] : sessions) s->stopFromServer();
-  if (socket_created_) {
-    ::unlink(options_.path.c_str());
-    socket_created_ = false;
-  }
-}
-
-void ControlServer::accept() {
-  if (!acceptor_) return;
-  acceptor_->async_accept([this](boost::system::error_code ec, local::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_) return;
-    if (!ec) {
-      onAccepted(std::move(socket));
-      accept();
-      return;
-    }
-    // EMFILE and friends: back off instead of spinning on a failing accept.
-    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
-    timer->async_wait([this, timer](boost::system::error_code e) {
-      if (!e) accept();
-    });
-  });
 }
 
 void ControlServer::onAccepted(local::socket socket) {

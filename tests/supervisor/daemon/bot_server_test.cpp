@@ -314,10 +314,10 @@ TEST_F(BotServerTest, RemovesAStaleSocketButNeverAnotherFile) {
     ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
     ::close(fd);
   }
-  EXPECT_TRUE(prepareSocketPath(path_).ok());
+  EXPECT_TRUE(listener::prepareSocketPath(path_).ok());
   EXPECT_FALSE(fs::exists(path_));
   std::ofstream(path_) << "precious";
-  auto r = prepareSocketPath(path_);
+  auto r = listener::prepareSocketPath(path_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "exists");
   EXPECT_TRUE(fs::exists(path_));
@@ -325,7 +325,7 @@ TEST_F(BotServerTest, RemovesAStaleSocketButNeverAnotherFile) {
 
 TEST_F(BotServerTest, RefusesToTakeOverASocketSomeoneListensOn) {
   start();
-  auto r = prepareSocketPath(path_);
+  auto r = listener::prepareSocketPath(path_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "in_use");
 }

@@ -20,6 +20,7 @@
 #include "memvisor/control/backend.hpp"
 #include "memvisor/control/peer_access.hpp"
 #include "memvisor/journal/journal.hpp"
+#include "memvisor/listener/unix_listener.hpp"
 #include "memvisor/result.hpp"
 
 namespace memvisor::control {
@@ -75,7 +76,6 @@ class ControlServer {
 
  private:
   friend class Session;
-  void accept();
   void onAccepted(boost::asio::local::stream_protocol::socket socket);
   void remove(std::uint64_t session_id);
   // At the cap, for a privileged peer: closes the longest-idle connection other than the
@@ -88,10 +88,9 @@ class ControlServer {
   ControlBackend& backend_;
   journal::Journal& journal_;
   AccessPolicy policy_;
-  std::optional<boost::asio::local::stream_protocol::acceptor> acceptor_;
+  listener::UnixListener listener_;
   std::map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   std::uint64_t next_session_ = 1;
-  bool socket_created_ = false;
 };
 
 }  // namespace memvisor::control

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "memvisor/daemon/bot_session.hpp"
+#include "memvisor/listener/unix_listener.hpp"
 #include "memvisor/result.hpp"
 
 namespace memvisor::daemon {
@@ -26,11 +27,6 @@ struct BotServerOptions {
   std::size_t max_connections = 64;
   SessionOptions session;
 };
-
-// Creates a listening socket at `path`: a stale file is removed only if it is a socket that
-// nobody accepts on; any other file is an error (never unlink what is not ours). The parent
-// directory is created (0755) when missing.
-Result<void> prepareSocketPath(const std::string& path);
 
 class BotServer {
  public:
@@ -47,16 +43,14 @@ class BotServer {
   const std::string& path() const { return options_.path; }
 
  private:
-  void accept();
   void onAccepted(boost::asio::local::stream_protocol::socket socket);
 
   boost::asio::io_context& io_;
   BotServerOptions options_;
   SessionHooks hooks_;
-  std::optional<boost::asio::local::stream_protocol::acceptor> acceptor_;
+  listener::UnixListener listener_;
   std::map<std::uint64_t, std::shared_ptr<BotSession>> sessions_;
   std::uint64_t next_id_ = 1;
-  bool created_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
