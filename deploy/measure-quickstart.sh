@@ -16,7 +16,9 @@ self=$(grep -E '^[0-9]+:([^:]*,)?memory(,[^:]*)?:' /proc/self/cgroup | cut -d: -
 echo "results in $out"
 
 echo "== with memvisord (deploy/quickstart.yaml), ${duration}s"
-"$memvisord" --config deploy/quickstart.yaml >"$out/with.out" 2>"$out/with.err" &
+# The quick start's config names the release build's bot: run the bot of BUILD_DIR instead.
+sed "s#build/release/#$build/#g" deploy/quickstart.yaml >"$out/quickstart.yaml"
+"$memvisord" --config "$out/quickstart.yaml" >"$out/with.out" 2>"$out/with.err" &
 daemon=$!
 sleep "$duration"
 botpid=$(grep -o 'kind=spawn msg="started pid [0-9]*' "$out/with.err" | tail -1 | grep -o '[0-9]*$')
