@@ -48,4 +48,20 @@ Framer::Status Framer::next(std::string& out) {
   }
 }
 
+bool Framer::feedFrames(std::string_view bytes,
+                        const std::function<bool(const std::string&)>& on_frame) {
+  feed(bytes);
+  std::string frame;
+  while (true) {
+    const Status st = next(frame);
+    if (st == Status::kNeedMore) return true;
+    if (st == Status::kTooLarge) return false;
+    if (!on_frame(frame)) return true;
+  }
+}
+
+std::string Framer::tooLargeMessage() const {
+  return "frame longer than " + std::to_string(max_) + " bytes";
+}
+
 }  // namespace memvisor::proto

@@ -139,5 +139,28 @@ TEST(Framer, DeliversEveryFrameOfALongStreamReadInOddChunks) {
   EXPECT_EQ(f.buffered(), 0u);
 }
 
+TEST(Framer, FeedFramesStopsWhenTheConnectionClosesAndKeepsTheRestForLater) {
+  Framer f;
+  std::vector<std::string> got;
+  EXPECT_TRUE(f.feedFrames("a\nb\nc", [&](const std::string& x) {
+    got.push_back(x);
+    return got.size() < 1;  // "closing" after the first frame
+  }));
+  EXPECT_EQ(got, (std::vector<std::string>{"a"}));
+  EXPECT_TRUE(f.feedFrames("\n", [&](const std::string& x) {
+    got.push_back(x);
+    return true;
+  }));
+  EXPECT_EQ(got, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(Framer, FeedFramesReportsAnOversizeLine) {
+  Framer f(8);
+  int frames = 0;
+  EXPECT_FALSE(f.feedFrames("ok\n0123456789\n", [&](const std::string&) { return ++frames > 0; }));
+  EXPECT_EQ(frames, 1);
+  EXPECT_EQ(f.tooLargeMessage(), "frame longer than 8 bytes");
+}
+
 }  // namespace
 }  // namespace memvisor::proto

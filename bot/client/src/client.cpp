@@ -183,23 +183,23 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                                                  : "read: " + ec.message());
         return;
       }
-      c->framer.feed(std::string_view(c->rbuf.data(), n));
-      std::string frame;
-      while (!c->closed && !c->close_after_flush) {
-        const auto st = c->framer.next(frame);
-        if (st == proto::Framer::Status::kNeedMore) break;
-        if (st == proto::Framer::Status::kTooLarge) {
-          self->protocolError(c, proto::errc::kFrameTooLarge,
-                              "frame longer than " + std::to_string(proto::kMaxFrameBytes) + " bytes");
-          return;
-        }
+      if (c->close_after_flush) return;  // no more frames, no more reads
+      bool bad_frame = false;
+      const bool fits = c->framer.feedFrames(std::string_view(c->rbuf.data(), n), [&](const std::string& frame) {
         auto m = proto::decode(frame);
         if (!m) {
           self->protocolError(c, m.error().code, m.error().message);
-          return;
+          bad_frame = true;
+          return false;
         }
         self->handle(c, *m);
+        return !c->closed && !c->close_after_flush;
+      });
+      if (!fits) {
+        self->protocolError(c, proto::errc::kFrameTooLarge, c->framer.tooLargeMessage());
+        return;
       }
+      if (bad_frame) return;
       if (!c->closed && !c->close_after_flush) self->startRead(c);
     });
   }

@@ -61,18 +61,14 @@ void Session::read() {
           self->close();
           return;
         }
-        self->framer_.feed(std::string_view(self->buf_.data(), n));
-        std::string frame;
-        while (!self->closed_ && !self->closing_) {
-          const auto st = self->framer_.next(frame);
-          if (st == proto::Framer::Status::kNeedMore) break;
-          if (st == proto::Framer::Status::kTooLarge) {
-            self->fail(proto::errc::kFrameTooLarge,
-                       "frame longer than " + std::to_string(proto::kMaxFrameBytes) + " bytes",
-                       std::nullopt);
-            return;
-          }
-          self->onFrame(frame);
+        const bool fits = self->framer_.feedFrames(std::string_view(self->buf_.data(), n),
+                                                   [&](const std::string& frame) {
+                                                     self->onFrame(frame);
+                                                     return !self->closed_ && !self->closing_;
+                                                   });
+        if (!fits) {
+          self->fail(proto::errc::kFrameTooLarge, self->framer_.tooLargeMessage(), std::nullopt);
+          return;
         }
         if (!self->closed_ && !self->closing_) self->read();
       });

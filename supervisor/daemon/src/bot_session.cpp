@@ -63,17 +63,14 @@ void BotSession::read() {
                                           : "read error: " + ec.message());
       return;
     }
-    self->framer_.feed(std::string_view(self->buffer_.data(), n));
-    std::string frame;
-    while (!self->closed_ && !self->closing_) {
-      const auto status = self->framer_.next(frame);
-      if (status == proto::Framer::Status::kNeedMore) break;
-      if (status == proto::Framer::Status::kTooLarge) {
-        self->fail(proto::errc::kFrameTooLarge,
-                   "frame longer than " + std::to_string(proto::kMaxFrameBytes) + " bytes");
-        return;
-      }
-      self->onFrame(frame);
+    const bool fits = self->framer_.feedFrames(std::string_view(self->buffer_.data(), n),
+                                               [&](const std::string& frame) {
+                                                 self->onFrame(frame);
+                                                 return !self->closed_ && !self->closing_;
+                                               });
+    if (!fits) {
+      self->fail(proto::errc::kFrameTooLarge, self->framer_.tooLargeMessage());
+      return;
     }
     if (!self->closed_ && !self->closing_) self->read();
   });

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,13 @@ class Framer {
   // Takes the next complete frame into `out` (kFrame), or reports kNeedMore, or kTooLarge
   // when a line exceeds the limit (sticky).
   Status next(std::string& out);
+  // The read loop every connection runs on what it received (bot session, control session,
+  // bot client): feeds `bytes`, then hands each complete frame to `on_frame` for as long as it
+  // returns true (false: the connection is closing, stop taking frames). Returns false when a
+  // line exceeded the limit: the caller answers frame_too_large (tooLargeMessage) and closes.
+  bool feedFrames(std::string_view bytes, const std::function<bool(const std::string&)>& on_frame);
+  // "frame longer than 65536 bytes"
+  std::string tooLargeMessage() const;
   bool failed() const { return failed_; }
   std::size_t buffered() const { return buf_.size() - pos_; }
 
