@@ -188,7 +188,7 @@ TEST_F(Ctl, LimitShowsAndChangesTheLimit) {
 TEST_F(Ctl, LimitRejectsASizeWithoutUnit) {
   auto r = ctl({"limit", "amayo", "300"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("has no unit"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bare number 300 is not a size: write 300MiB"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("Usage: memvisorctl limit BOT [SIZE]"), std::string::npos) << r.err;
 }
 

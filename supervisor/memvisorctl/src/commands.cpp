@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "memvisor/proto/codec.hpp"
+#include "memvisor/units.hpp"
 #include "status_view.hpp"
 
 namespace memvisor::ctl {
@@ -260,9 +261,10 @@ int cmdLimit(Context& ctx, const Command& cmd, const Invocation& inv) {
   proto::LimitRequest req;
   req.bot = inv.args[0];
   if (inv.args.size() == 2) {
-    auto size = parseSize(inv.args[1]);
+    auto size = memvisor::parseSize(inv.args[1], false);
     if (!size) return usageError(ctx, cmd, size.error().message);
-    req.limit_bytes = *size;
+    if (size->bytes < 1) return usageError(ctx, cmd, "\"" + inv.args[1] + "\" is out of range");
+    req.limit_bytes = size->bytes;
   }
   int code = 0;
   auto c = connectOrReport(ctx, code);
@@ -356,9 +358,9 @@ int cmdEvents(Context& ctx, const Command& cmd, const Invocation& inv) {
   if (!inv.args.empty() && inv.args[0] != "all") sub.bot = inv.args[0];
   sub.follow = inv.follow;
   if (!inv.since.empty()) {
-    auto d = parseDurationMs(inv.since);
+    auto d = memvisor::parseDuration(inv.since);
     if (!d) return usageError(ctx, cmd, "--since: " + d.error().message);
-    sub.since_ms = *d;
+    sub.since_ms = d->count();
   } else {
     sub.since_ms = nowMs();  // everything memvisord still holds
   }
@@ -675,12 +677,12 @@ int runCommandLine(Context& base, const std::vector<std::string>& argv) {
     return kExitUsage;
   }
   if (!timeout_text.empty()) {
-    auto d = parseDurationMs(timeout_text);
+    auto d = memvisor::parseDuration(timeout_text);
     if (!d) {
       *ctx.err << "Error: --timeout: " << d.error().message << "\n";
       return kExitUsage;
     }
-    ctx.timeout_ms = *d;
+    ctx.timeout_ms = d->count();
   }
   if (man) {
     printManPage(*ctx.out);

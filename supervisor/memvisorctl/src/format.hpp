@@ -1,5 +1,6 @@
-// Text helpers of memvisorctl: human sizes and durations (parse and print), colour that is
-// only used on a terminal, bars and sparklines, and a table that aligns coloured cells.
+// Text helpers of memvisorctl: sizes and durations as a table shows them (one decimal,
+// two units; parsing is memvisor/units.hpp, as in the config), colour that is only used on a
+// terminal, bars and sparklines, and a table that aligns coloured cells.
 #pragma once
 
 #include <cstdint>
@@ -14,11 +15,6 @@ namespace memvisor::ctl {
 
 // "212.4 MiB", "900.0 KiB", "12 B"; negative sizes keep their sign.
 std::string humanSize(std::int64_t bytes);
-// "512M", "512MiB", "1.5G", "4096B", "384 MiB": K/M/G (with or without i/B) are powers of
-// 1024, as in memvisord's config. A bare number is refused (it would mean bytes).
-Result<std::int64_t> parseSize(std::string_view text);
-// "30s", "5m", "2h", "1d", "1h30m", "500ms".
-Result<std::int64_t> parseDurationMs(std::string_view text);
 // "2d 3h", "3h 12m", "4m 10s", "12s", "340ms".
 std::string humanDuration(std::int64_t ms);
 // "2026-11-25 19:10:28" (local time), or with ".123" when `millis`.

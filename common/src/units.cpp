@@ -1,5 +1,5 @@
 // Parsing and formatting of sizes and durations (see units.hpp).
-#include "memvisor/config/units.hpp"
+#include "memvisor/units.hpp"
 
 #include <cctype>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <limits>
 
-namespace memvisor::config {
+namespace memvisor {
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -210,4 +210,4 @@ std::string formatDuration(Duration d) {
   return out;
 }
 
-}  // namespace memvisor::config
+}  // namespace memvisor
