@@ -6,17 +6,9 @@
 #include <cstdio>
 #include <ctime>
 
-namespace memvisor::client {
+#include "memvisor/logfmt.hpp"
 
-namespace {
-bool needsQuotes(std::string_view v) {
-  if (v.empty()) return true;
-  for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return true;
-  }
-  return false;
-}
-}  // namespace
+namespace memvisor::client {
 
 LogLine::LogLine(std::string_view level, std::string_view event) {
   const auto now = std::chrono::system_clock::now();
@@ -37,24 +29,7 @@ LogLine& LogLine::kv(std::string_view key, std::string_view value) {
   s_ += ' ';
   s_ += key;
   s_ += '=';
-  if (!needsQuotes(value)) {
-    s_ += value;
-    return *this;
-  }
-  s_ += '"';
-  for (char c : value) {
-    if (c == '"' || c == '\\') {
-      s_ += '\\';
-      s_ += c;
-    } else if (c == '\n') {
-      s_ += "\\n";
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      s_ += ' ';
-    } else {
-      s_ += c;
-    }
-  }
-  s_ += '"';
+  s_ += logfmtValue(value);
   return *this;
 }
 

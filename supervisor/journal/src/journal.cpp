@@ -13,6 +13,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "memvisor/logfmt.hpp"
+
 namespace memvisor::journal {
 namespace {
 
@@ -34,49 +36,6 @@ std::string isoTime(std::int64_t ts_ms) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   return buf;
-}
-
-// logfmt keys: letters, digits, '_', '.', '-'; anything else becomes '_'.
-std::string logfmtKey(const std::string& k) {
-  if (k.empty()) return "_";
-  std::string out = k;
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (!(std::isalnum(u) || c == '_' || c == '.' || c == '-')) c = '_';
-  }
-  return out;
-}
-
-std::string logfmtValue(const std::string& v) {
-  bool quote = v.empty();
-  for (char c : v) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || u < 0x20 || u == 0x7f) {
-      quote = true;
-      break;
-    }
-  }
-  if (!quote) return v;
-  std::string out = "\"";
-  for (char c : v) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 }  // namespace

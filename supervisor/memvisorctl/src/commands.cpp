@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "memvisor/proto/codec.hpp"
+#include "memvisor/logfmt.hpp"
 #include "memvisor/units.hpp"
 #include "status_view.hpp"
 
@@ -324,16 +325,6 @@ int cmdReload(Context& ctx, const Command& cmd, const Invocation& inv) {
 
 // ---- events ----------------------------------------------------------------------------
 
-std::string quoteIfNeeded(const std::string& v) {
-  if (!v.empty() && v.find_first_of(" \"=\t") == std::string::npos) return v;
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 void printEntry(Context& ctx, const proto::JournalEntry& e) {
   if (ctx.json) {
     *ctx.out << body(e).dump() << "\n" << std::flush;
@@ -348,7 +339,7 @@ void printEntry(Context& ctx, const proto::JournalEntry& e) {
   line += st.paint(e.bot.empty() ? "-" : e.bot, Color::kBold) + " ";
   line += st.paint(e.kind, Color::kCyan) + " " + e.message;
   for (const auto& [k, v] : e.fields)
-    line += " " + st.paint(k + "=", Color::kDim) + quoteIfNeeded(v);
+    line += " " + st.paint(k + "=", Color::kDim) + logfmtValue(v);
   *ctx.out << line << "\n" << std::flush;
 }
 
