@@ -28,8 +28,13 @@ std::string msText(double v) {
 }  // namespace
 
 BotFigures::BotFigures(boost::asio::io_context& io, std::string bot, FigureMetrics* metrics,
-                       JournalFn journal)
-    : io_(io), bot_(std::move(bot)), metrics_(metrics), journal_(std::move(journal)), timer_(io) {}
+                       JournalFn journal, SteadyNow now)
+    : io_(io),
+      bot_(std::move(bot)),
+      metrics_(metrics),
+      journal_(std::move(journal)),
+      now_(std::move(now)),
+      timer_(io) {}
 
 BotFigures::~BotFigures() {
   *alive_ = false;
@@ -49,7 +54,7 @@ void BotFigures::start() {
   last_at_.reset();
   stale_ = false;
   rss_.reset();
-  last_log_at_ = Clock::now();  // the first line after one full interval, as the seed did
+  last_log_at_ = now_();  // the first line after one full interval, as the seed did
   if (metrics_) metrics_->forgetStats(bot_);
   running_ = true;
   schedule();
@@ -74,7 +79,7 @@ void BotFigures::schedule() {
 }
 
 void BotFigures::tick() {
-  const auto now = Clock::now();
+  const auto now = now_();
   checkStale(now);
   if (settings_.monitor.log_every.count() > 0 && last_log_at_ &&
       now - *last_log_at_ >= settings_.monitor.log_every - milliseconds(50)) {
@@ -101,7 +106,7 @@ void BotFigures::checkStale(Clock::time_point now) {
 }
 
 void BotFigures::onStats(const proto::Stats& stats) {
-  const auto now = Clock::now();
+  const auto now = now_();
   if (stale_) {
     const auto gap = std::chrono::duration_cast<milliseconds>(now - last_at_.value_or(now));
     journal_("stats", proto::Level::kInfo,
@@ -165,10 +170,10 @@ void BotFigures::logMonitorLine(Clock::time_point now) {
 std::optional<proto::BotStats> BotFigures::status() const {
   if (!last_ || !last_at_) return std::nullopt;
   proto::BotStats s;
-  s.age_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - *last_at_).count();
+  s.age_ms = std::chrono::duration_cast<milliseconds>(now_() - *last_at_).count();
   // Also stale when the timer has not yet noticed (status between two ticks).
   s.stale = stale_ ||
-            Clock::now() - *last_at_ >= settings_.stats_interval * settings_.monitor.stale_after;
+            now_() - *last_at_ >= settings_.stats_interval * settings_.monitor.stale_after;
   s.stats = *last_;
   return s;
 }

@@ -7,8 +7,8 @@ namespace memvisor::daemon {
 
 using std::chrono::milliseconds;
 
-LivenessDriver::LivenessDriver(boost::asio::io_context& io, Hooks hooks)
-    : io_(io), hooks_(std::move(hooks)), ping_timer_(io), deadline_timer_(io) {}
+LivenessDriver::LivenessDriver(boost::asio::io_context& io, Hooks hooks, SteadyNow now)
+    : io_(io), hooks_(std::move(hooks)), now_(std::move(now)), ping_timer_(io), deadline_timer_(io) {}
 
 LivenessDriver::~LivenessDriver() {
   *alive_ = false;
@@ -48,7 +48,7 @@ void LivenessDriver::detach() {
 
 void LivenessDriver::onLag(double lag_ms) {
   if (!config_.enabled) return;
-  report(policy::onLag(state_, config_, lag_ms, Clock::now()));
+  report(policy::onLag(state_, config_, lag_ms, now_()));
 }
 
 void LivenessDriver::schedulePing(milliseconds delay) {
@@ -65,7 +65,7 @@ void LivenessDriver::ping() {
   const std::uint64_t seq = ++seq_;
   outstanding_ = true;
   missed_ = false;
-  const auto sent = Clock::now();
+  const auto sent = now_();
   // The session waits long enough for a late pong to still count as an answer ("a bot that
   // answers again leaves hung"); the miss is this driver's deadline, not the session's.
   const auto wait = std::min<milliseconds>(
@@ -76,7 +76,7 @@ void LivenessDriver::ping() {
                       if (alive.expired() || !r) return;  // timeout/closed: misses count it
                       if (!std::holds_alternative<proto::Pong>(r.value())) return;
                       const double rtt =
-                          std::chrono::duration<double, std::milli>(Clock::now() - sent).count();
+                          std::chrono::duration<double, std::milli>(now_() - sent).count();
                       const bool late = seq != seq_ || missed_;
                       if (seq == seq_) {
                         outstanding_ = false;

@@ -42,7 +42,7 @@ SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
       config_(std::move(config)),
       policy_(config_.policy),
       process_(env.io, env.reaper, env.signaller, processOptions(), processHooks()),
-      pstate_(policy::makeState(policy_, Clock::now())),
+      pstate_(policy::makeState(policy_, now())),
       sample_timer_(env.io),
       connect_timer_(env.io),
       settle_timer_(env.io),
@@ -51,13 +51,15 @@ SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
                [this](const std::string& kind, proto::Level level, const std::string& message,
                       std::map<std::string, std::string> fields) {
                  journal(kind, level, message, std::move(fields));
-               }),
+               },
+               env.now),
       liveness_(env.io, LivenessDriver::Hooks{
                             [this](const policy::LivenessVerdict& v) { onLivenessChange(v); },
                             {},
                             [this](double rtt_ms) {
                               if (figure_series_) figure_series_->pingRtt(config_.name, rtt_ms / 1000.0);
-                            }}) {
+                            }},
+                env.now) {
   if (env_.metrics) {
     series_ = &env_.metrics->bot(config_.name);
     publishLimit();
@@ -256,7 +258,7 @@ Result<void> SupervisedBot::applyKernelLimit() {
 
 void SupervisedBot::onStarted(pid_t pid, bool owned) {
   ++generation_;
-  const auto now = Clock::now();
+  const auto now = this->now();
   eventfd_offset_ = 0;
   // Detection first: it finds the bot's group and whether it is the bot's own. A shared group's
   // usage and OOM kills describe other processes: the sampler leaves them alone.
@@ -353,7 +355,7 @@ bool SupervisedBot::requestShutdown(milliseconds deadline, const std::string& re
 void SupervisedBot::wake(const detection::Event& event) {
   if (!process_.running()) return;
   (void)event;
-  const auto now = Clock::now();
+  const auto now = this->now();
   if (last_sample_at_ && now - *last_sample_at_ < kMinSampleSpacing) {
     scheduleSample(
         std::chrono::duration_cast<milliseconds>(kMinSampleSpacing - (now - *last_sample_at_)));
@@ -367,7 +369,7 @@ void SupervisedBot::scheduleSample(milliseconds delay) {
   // Long waits end on a 10 ms grid (never later than asked): idle bots' samples fall due
   // together and share one wake-up of the loop instead of one each.
   if (delay >= kAlignAbove) {
-    const auto due = Clock::now() + delay;
+    const auto due = Clock::now() + delay;  // the timer's clock, not the injected one
     const auto since = std::chrono::duration_cast<milliseconds>(due.time_since_epoch());
     sample_timer_.expires_at(Clock::time_point(since - since % kAlignGrid));
   } else {
@@ -397,7 +399,7 @@ std::optional<config::Bytes> SupervisedBot::metricOf(const sampling::BotSample& 
 
 void SupervisedBot::sampleNow() {
   if (!sampler_ || !process_.running()) return;
-  const auto now = Clock::now();
+  const auto now = this->now();
   auto r = sampler_->sample(now);
   last_sample_at_ = now;
   // Read by pid: if the bot died meanwhile, its pid may already be another process's, and
@@ -544,7 +546,7 @@ proto::BotStatus SupervisedBot::status() const {
     s.detection_bound_ms = std::chrono::duration_cast<milliseconds>(policy_.poll_min).count();
     if (last_sample_ && last_sample_->pss_at) {
       s.pss_age_ms = std::max<std::int64_t>(
-          0, std::chrono::duration_cast<milliseconds>(Clock::now() - *last_sample_->pss_at).count());
+          0, std::chrono::duration_cast<milliseconds>(now() - *last_sample_->pss_at).count());
     }
   }
   if (process_.running()) s.bot_stats = figures_.status();

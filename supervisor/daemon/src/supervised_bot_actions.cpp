@@ -109,7 +109,7 @@ void SupervisedBot::execute(const policy::Intent& intent) {
   // from here on it samples the bot until the figure settles after the reply (startSettle).
   std::optional<config::Bytes> before = last_metric_;
   if (sampler_) {
-    if (auto s = sampler_->sample(Clock::now())) before = metricOf(*s);
+    if (auto s = sampler_->sample(now())) before = metricOf(*s);
   }
   std::shared_ptr<PendingSettle> pending = before ? startSettle(intent, *before) : nullptr;
   sendToBot(req, intent.deadline, [this, intent, gen, pending](BotReply r, bool alive) {
@@ -133,7 +133,7 @@ void SupervisedBot::execute(const policy::Intent& intent) {
       pending->reply = *r.reply;
       pending->replied = true;
       pending->settle.replied(std::max<std::int64_t>(0, r.reply->heap_freed_bytes.value_or(r.reply->freed_bytes)),
-                              Clock::now());
+                              now());
       return;
     }
     if (pending) pending->cancelled = true;
@@ -145,12 +145,12 @@ void SupervisedBot::sendToBot(proto::ActionRequest req, milliseconds deadline,
                               std::function<void(BotReply, bool alive)> done) {
   req.deadline_ms = std::max<std::int64_t>(1, deadline.count());
   running_action_ = proto::toString(req.action);
-  const auto t0 = Clock::now();
+  const auto t0 = now();
   session_->request(
       req, deadline,
       [this, alive = std::weak_ptr<bool>(alive_), t0, done = std::move(done)](Result<proto::Message> r) {
         BotReply out;
-        out.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        out.duration_ms = std::chrono::duration<double, std::milli>(now() - t0).count();
         if (!r) {
           out.outcome = outcomeOf(r.error());
           out.code = r.error().code;
@@ -185,7 +185,7 @@ void SupervisedBot::recordAction(const std::string& action, const std::string& r
 
 std::shared_ptr<PendingSettle> SupervisedBot::startSettle(const policy::Intent& intent, config::Bytes before) {
   if (!sampler_) return nullptr;
-  const auto now = Clock::now();
+  const auto now = this->now();
   auto p = std::make_shared<PendingSettle>(PendingSettle{intent, {}, 0, {}, policy::Settle(before, before, {}, now),
                                                          now, generation_, false, false});
   settleStep(p);
@@ -196,7 +196,7 @@ void SupervisedBot::settleStep(std::shared_ptr<PendingSettle> p) {
   settle_timer_.expires_after(p->settle.rule().step);
   settle_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_), p](boost::system::error_code ec) {
     if (ec || alive.expired() || p->cancelled || p->gen != generation_ || !sampler_ || !process_.running()) return;
-    const auto now = Clock::now();
+    const auto now = this->now();
     bool settled = true;
     if (auto s = sampler_->sample(now)) {
       if (auto m = metricOf(*s)) settled = p->settle.add(*m, now);
@@ -225,7 +225,7 @@ void SupervisedBot::restartFor(const policy::Intent& intent) {
   // Re-check right before the drastic step: the figure may have fallen meanwhile.
   const config::Bytes threshold = intent.threshold_bytes;
   if (sampler_ && process_.running() && threshold > 0) {
-    if (auto s = sampler_->sample(Clock::now())) {
+    if (auto s = sampler_->sample(now())) {
       if (auto m = metricOf(*s); m && *m < threshold) {
         const config::Bytes before = last_metric_.value_or(*m);
         journal("restart", proto::Level::kInfo,
@@ -304,7 +304,7 @@ void SupervisedBot::finishAction(const policy::Intent& intent, policy::ActionRes
   ++actions_;
   recordAction(config::toString(intent.action), policy::toString(result.outcome), ok,
                result.freed_bytes, intent.reason, message, std::move(fields));
-  journalNotes(policy::onActionResult(pstate_, result, policy_, Clock::now()));
+  journalNotes(policy::onActionResult(pstate_, result, policy_, now()));
   // No stale slow figure next to a fresh RSS: PSS, status and cgroup figures are re-read.
   if (sampler_) {
     sampler_->requestPss();

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "memvisor/config/config.hpp"
+#include "memvisor/daemon/clock.hpp"
 #include "memvisor/daemon/figure_metrics.hpp"
 #include "memvisor/policy/memory_alert.hpp"
 #include "memvisor/proto/messages.hpp"
@@ -34,7 +35,7 @@ class BotFigures {
   };
 
   BotFigures(boost::asio::io_context& io, std::string bot, FigureMetrics* metrics,
-             JournalFn journal);
+             JournalFn journal, SteadyNow now = steadyClock());
   ~BotFigures();
   BotFigures(const BotFigures&) = delete;
   BotFigures& operator=(const BotFigures&) = delete;
@@ -63,6 +64,7 @@ class BotFigures {
   std::string bot_;
   FigureMetrics* metrics_;
   JournalFn journal_;
+  SteadyNow now_;
   Settings settings_;
   boost::asio::steady_timer timer_;
   bool running_ = false;

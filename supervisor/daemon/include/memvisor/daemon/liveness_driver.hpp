@@ -15,6 +15,7 @@
 
 #include "memvisor/config/config.hpp"
 #include "memvisor/daemon/bot_session.hpp"
+#include "memvisor/daemon/clock.hpp"
 #include "memvisor/policy/liveness.hpp"
 
 namespace memvisor::daemon {
@@ -28,7 +29,7 @@ class LivenessDriver {
     std::function<void(double rtt_ms)> on_pong;
   };
 
-  LivenessDriver(boost::asio::io_context& io, Hooks hooks);
+  LivenessDriver(boost::asio::io_context& io, Hooks hooks, SteadyNow now = steadyClock());
   ~LivenessDriver();
   LivenessDriver(const LivenessDriver&) = delete;
   LivenessDriver& operator=(const LivenessDriver&) = delete;
@@ -51,6 +52,7 @@ class LivenessDriver {
 
   boost::asio::io_context& io_;
   Hooks hooks_;
+  SteadyNow now_;
   config::Liveness config_;
   policy::LivenessState state_;
   std::shared_ptr<BotSession> session_;

@@ -20,6 +20,7 @@
 #include "memvisor/daemon/bot_process.hpp"
 #include "memvisor/daemon/bot_session.hpp"
 #include "memvisor/daemon/child_reaper.hpp"
+#include "memvisor/daemon/clock.hpp"
 #include "memvisor/daemon/liveness_driver.hpp"
 #include "memvisor/daemon/metrics.hpp"
 #include "memvisor/daemon/owned_cgroup.hpp"
@@ -53,6 +54,8 @@ struct BotEnv {
   const SavedCounters* saved = nullptr;
   // Called after a counter changed (an action, a restart, an OOM kill): time to save.
   std::function<void()> counters_changed;
+  // The bots' clock (clock.hpp): tests drive it; memvisord's is steady_clock.
+  SteadyNow now = steadyClock();
 };
 
 class SupervisedBot {
@@ -105,6 +108,7 @@ class SupervisedBot {
   pid_t pid() const { return process_.pid(); }
 
  private:
+  Clock::time_point now() const { return env_.now(); }
   ProcessOptions processOptions() const;
   BotProcess::Hooks processHooks();
   void onStarted(pid_t pid, bool owned);
