@@ -16,22 +16,30 @@ struct Line {
   std::string message;
 };
 
-TEST(BotFigures, StatsAgeAndGoStaleOnTheInjectedClock) {
+// A BotFigures whose clock is `t` and whose journal lines land in `lines`.
+struct Figures {
+  explicit Figures(config::Duration stats_interval)
+      : f(io, "amayo", nullptr,
+          [this](const std::string& kind, proto::Level, const std::string& message,
+                 std::map<std::string, std::string>) { lines.push_back({kind, message}); },
+          [this] { return t; }) {
+    BotFigures::Settings s;
+    s.monitor.stale_after = 3;
+    s.stats_interval = stats_interval;
+    f.configure(s);
+    f.start();
+    f.onStats(proto::Stats{});
+  }
   boost::asio::io_context io;
-  SteadyTime t = SteadyTime{} + 1h;
+  SteadyTime t = SteadyTime{} + std::chrono::hours(1);
   std::vector<Line> lines;
-  BotFigures f(
-      io, "amayo", nullptr,
-      [&](const std::string& kind, proto::Level, const std::string& message,
-          std::map<std::string, std::string>) { lines.push_back({kind, message}); },
-      [&] { return t; });
-  BotFigures::Settings s;
-  s.monitor.stale_after = 3;
-  s.stats_interval = 5s;
-  f.configure(s);
-  f.start();
-  f.onStats(proto::Stats{});
+  BotFigures f;
+};
 
+TEST(BotFigures, StatsAgeAndGoStaleOnTheInjectedClock) {
+  Figures x(5s);
+  auto& f = x.f;
+  auto& t = x.t;
   t += 4s;
   auto st = f.status();
   ASSERT_TRUE(st.has_value());
@@ -46,20 +54,11 @@ TEST(BotFigures, StatsAgeAndGoStaleOnTheInjectedClock) {
 }
 
 TEST(BotFigures, TheTimerJournalsStalenessAtTheInjectedTime) {
-  boost::asio::io_context io;
-  SteadyTime t = SteadyTime{} + 1h;
-  std::vector<Line> lines;
-  BotFigures f(
-      io, "amayo", nullptr,
-      [&](const std::string& kind, proto::Level, const std::string& message,
-          std::map<std::string, std::string>) { lines.push_back({kind, message}); },
-      [&] { return t; });
-  BotFigures::Settings s;
-  s.monitor.stale_after = 3;
-  s.stats_interval = 100ms;  // the timer's period (real time)
-  f.configure(s);
-  f.start();
-  f.onStats(proto::Stats{});
+  Figures x(100ms);  // the timer's period (real time)
+  auto& f = x.f;
+  auto& t = x.t;
+  auto& io = x.io;
+  const auto& lines = x.lines;
   t += 10min;  // what the bot's clock says has passed
   io.run_for(300ms);
   EXPECT_TRUE(f.stale());
