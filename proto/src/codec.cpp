@@ -962,9 +962,7 @@ bool botMaySend(const Message& m) {
          std::holds_alternative<Ack>(m) || std::holds_alternative<ErrorMsg>(m);
 }
 bool controlMaySend(const Message& m) {
-  return std::holds_alternative<StatusRequest>(m) || std::holds_alternative<RunRequest>(m) ||
-         std::holds_alternative<LifecycleRequest>(m) || std::holds_alternative<LimitRequest>(m) ||
-         std::holds_alternative<ReloadRequest>(m) || std::holds_alternative<Subscribe>(m) ||
+  return controlRequestOf(m).has_value() || std::holds_alternative<Subscribe>(m) ||
          std::holds_alternative<ErrorMsg>(m);
 }
 bool daemonMaySendToBot(const Message& m) {

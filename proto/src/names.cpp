@@ -91,6 +91,26 @@ std::optional<LifecycleOp> parseLifecycleOp(std::string_view s) {
 
 std::string typeName(const Message& m) { return std::visit(TypeNamer{}, m); }
 
+namespace {
+template <typename T, typename Variant>
+struct IsAlternative;
+template <typename T, typename... Ts>
+struct IsAlternative<T, std::variant<Ts...>> : std::disjunction<std::is_same<T, Ts>...> {};
+}  // namespace
+
+std::optional<ControlRequest> controlRequestOf(const Message& m) {
+  return std::visit(
+      [](const auto& x) -> std::optional<ControlRequest> {
+        if constexpr (IsAlternative<std::decay_t<decltype(x)>, ControlRequest>::value) return x;
+        return std::nullopt;
+      },
+      m);
+}
+
+Message toMessage(const ControlRequest& r) {
+  return std::visit([](const auto& x) -> Message { return x; }, r);
+}
+
 std::optional<std::uint64_t> idOf(const Message& m) {
   return std::visit(
       [](const auto& x) -> std::optional<std::uint64_t> {

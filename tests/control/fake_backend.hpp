@@ -89,9 +89,9 @@ class FakeBackend : public ControlBackend {
   }
   std::size_t botCount() const { return bots_.size(); }
 
-  void handle(const proto::Message& request, Reply reply) override {
+  void handle(const proto::ControlRequest& request, Reply reply) override {
     ++handled;
-    proto::Message result = answer(request);
+    proto::Message result = answer(proto::toMessage(request));
     if (reply_delay_ms <= 0) {
       reply(std::move(result));
       return;

@@ -136,5 +136,18 @@ TEST(Version, OtherMajorGivesIncompatibleVersionError) {
   EXPECT_TRUE(checkVersion({0, 5}).has_value());
 }
 
+TEST(ControlRequests, OneListForTheHandshakeTheSessionAndTheBackend) {
+  EXPECT_TRUE(controlRequestOf(StatusRequest{}).has_value());
+  EXPECT_TRUE(controlRequestOf(ReloadRequest{}).has_value());
+  EXPECT_FALSE(controlRequestOf(Subscribe{}).has_value()) << "served by the control endpoint";
+  EXPECT_FALSE(controlRequestOf(Ping{}).has_value());
+  RunRequest run;
+  run.id = 7;
+  run.bot = "amayo";
+  auto r = controlRequestOf(run);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(std::get<RunRequest>(toMessage(*r)), run);
+}
+
 }  // namespace
 }  // namespace memvisor::proto

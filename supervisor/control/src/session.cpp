@@ -125,19 +125,15 @@ void Session::dispatch(proto::Message m) {
     // matches nothing and section 4 says such a reply is ignored.
     return;
   }
-  const bool is_request = std::holds_alternative<proto::StatusRequest>(m) ||
-                          std::holds_alternative<proto::RunRequest>(m) ||
-                          std::holds_alternative<proto::LifecycleRequest>(m) ||
-                          std::holds_alternative<proto::LimitRequest>(m) ||
-                          std::holds_alternative<proto::ReloadRequest>(m);
-  if (!is_request) {
+  auto request = proto::controlRequestOf(m);
+  if (!request) {
     fail(proto::errc::kUnexpected, "\"" + proto::typeName(m) + "\" is not a control request",
          proto::idOf(m));
     return;
   }
   ++pending_;
   std::weak_ptr<Session> weak = weak_from_this();
-  server_->backend_.handle(m, [weak](proto::Message result) {
+  server_->backend_.handle(*request, [weak](proto::Message result) {
     if (auto self = weak.lock()) self->reply(std::move(result));
   });
 }

@@ -42,6 +42,19 @@ struct Gather {
     if (--pending == 0) finish(std::move(results));
   }
 };
+
+// One outcome per bot of `n`, answered as one ResultMsg{id, outcomes} once all are in.
+template <typename ResultMsg>
+std::shared_ptr<Gather> gatherInto(std::size_t n, std::uint64_t id,
+                                   const std::function<void(proto::Message)>& reply) {
+  auto gather = std::make_shared<Gather>();
+  gather->results.resize(n);
+  gather->pending = n;
+  gather->finish = [reply, id](std::vector<proto::BotOutcome> r) {
+    reply(ResultMsg{id, std::move(r)});
+  };
+  return gather;
+}
 }  // namespace
 
 Supervisor::Supervisor(asio::io_context& io, journal::Journal& journal, Signaller& signaller,
@@ -362,115 +375,102 @@ std::optional<std::vector<SupervisedBot*>> Supervisor::targets(const std::string
   return std::nullopt;
 }
 
-void Supervisor::handle(const proto::Message& request, Reply reply) {
-  if (const auto* req = std::get_if<proto::StatusRequest>(&request)) {
-    proto::StatusResult res;
-    res.id = req->id;
-    if (req->bots.empty()) {
-      for (auto* b : bots()) res.bots.push_back(b->status());
-    } else {
-      for (const auto& name : req->bots) {
-        auto* b = find(name);
-        if (!b) {
-          reply(errorFor(req->id, proto::errc::kUnknownBot, unknownBot(name)));
-          return;
-        }
-        res.bots.push_back(b->status());
-      }
-    }
-    reply(res);
-    return;
-  }
-  if (const auto* req = std::get_if<proto::RunRequest>(&request)) {
-    auto list = targets(req->bot, req->id, reply);
-    if (!list) return;
-    const std::uint64_t id = req->id;
-    if (list->empty()) {
-      reply(proto::RunResult{id, {}});
-      return;
-    }
-    auto gather = std::make_shared<Gather>();
-    gather->results.resize(list->size());
-    gather->pending = list->size();
-    gather->finish = [reply, id](std::vector<proto::BotOutcome> r) {
-      reply(proto::RunResult{id, std::move(r)});
-    };
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      (*list)[i]->runAction(req->action,
-                            [gather, i](proto::BotOutcome o) { gather->add(i, std::move(o)); });
-    }
-    return;
-  }
-  if (const auto* req = std::get_if<proto::LifecycleRequest>(&request)) {
-    auto list = targets(req->bot, req->id, reply);
-    if (!list) return;
-    const std::uint64_t id = req->id;
-    if (list->empty()) {
-      reply(proto::LifecycleResult{id, {}});
-      return;
-    }
-    auto gather = std::make_shared<Gather>();
-    gather->results.resize(list->size());
-    gather->pending = list->size();
-    gather->finish = [reply, id](std::vector<proto::BotOutcome> r) {
-      reply(proto::LifecycleResult{id, std::move(r)});
-    };
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      SupervisedBot* bot = (*list)[i];
-      const std::string name = bot->name();
-      auto done = [gather, i, name, bot, alive = std::weak_ptr<bool>(alive_)] {
-        proto::BotOutcome o;
-        o.bot = name;
-        o.message = alive.expired() ? "" : toString(bot->processState());
-        gather->add(i, o);
-      };
-      switch (req->op) {
-        case proto::LifecycleOp::kStart:
-          bot->start("operator start");
-          done();
-          break;
-        case proto::LifecycleOp::kStop:
-          bot->stop("operator stop", done);
-          break;
-        case proto::LifecycleOp::kRestart:
-          if (auto r = bot->restart("operator restart", done); !r) {
-            proto::BotOutcome o;
-            o.bot = name;
-            o.ok = false;
-            o.code = proto::errc::kNotPermitted;
-            o.message = r.error().message;
-            gather->add(i, o);
-          }
-          break;
-      }
-    }
-    return;
-  }
-  if (const auto* req = std::get_if<proto::LimitRequest>(&request)) {
-    auto* bot = find(req->bot);
-    if (!bot) {
-      reply(errorFor(req->id, proto::errc::kUnknownBot, unknownBot(req->bot)));
-      return;
-    }
-    if (req->limit_bytes) {
-      if (*req->limit_bytes <= 0) {
-        reply(errorFor(req->id, proto::errc::kOutOfRange, "limit must be > 0"));
+void Supervisor::handle(const proto::ControlRequest& request, Reply reply) {
+  std::visit([&](const auto& req) { onRequest(req, reply); }, request);
+}
+
+void Supervisor::onRequest(const proto::StatusRequest& req, const Reply& reply) {
+  proto::StatusResult res;
+  res.id = req.id;
+  if (req.bots.empty()) {
+    for (auto* b : bots()) res.bots.push_back(b->status());
+  } else {
+    for (const auto& name : req.bots) {
+      auto* b = find(name);
+      if (!b) {
+        reply(errorFor(req.id, proto::errc::kUnknownBot, unknownBot(name)));
         return;
       }
-      bot->setLimit(*req->limit_bytes);
+      res.bots.push_back(b->status());
     }
-    reply(proto::LimitResult{req->id, bot->name(), bot->limit(),
-                             bot->limitFromRuntime() ? "runtime" : "config"});
+  }
+  reply(res);
+}
+
+void Supervisor::onRequest(const proto::RunRequest& req, const Reply& reply) {
+  auto list = targets(req.bot, req.id, reply);
+  if (!list) return;
+  if (list->empty()) {
+    reply(proto::RunResult{req.id, {}});
     return;
   }
-  if (const auto* req = std::get_if<proto::ReloadRequest>(&request)) {
-    proto::ReloadResult r = reload();
-    r.id = req->id;
-    reply(r);
+  auto gather = gatherInto<proto::RunResult>(list->size(), req.id, reply);
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    (*list)[i]->runAction(req.action,
+                          [gather, i](proto::BotOutcome o) { gather->add(i, std::move(o)); });
+  }
+}
+
+void Supervisor::onRequest(const proto::LifecycleRequest& req, const Reply& reply) {
+  auto list = targets(req.bot, req.id, reply);
+  if (!list) return;
+  if (list->empty()) {
+    reply(proto::LifecycleResult{req.id, {}});
     return;
   }
-  reply(
-      errorFor(0, proto::errc::kUnexpected, "not a control request: " + proto::typeName(request)));
+  auto gather = gatherInto<proto::LifecycleResult>(list->size(), req.id, reply);
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    SupervisedBot* bot = (*list)[i];
+    const std::string name = bot->name();
+    auto done = [gather, i, name, bot, alive = std::weak_ptr<bool>(alive_)] {
+      proto::BotOutcome o;
+      o.bot = name;
+      o.message = alive.expired() ? "" : toString(bot->processState());
+      gather->add(i, o);
+    };
+    switch (req.op) {
+      case proto::LifecycleOp::kStart:
+        bot->start("operator start");
+        done();
+        break;
+      case proto::LifecycleOp::kStop:
+        bot->stop("operator stop", done);
+        break;
+      case proto::LifecycleOp::kRestart:
+        if (auto r = bot->restart("operator restart", done); !r) {
+          proto::BotOutcome o;
+          o.bot = name;
+          o.ok = false;
+          o.code = proto::errc::kNotPermitted;
+          o.message = r.error().message;
+          gather->add(i, o);
+        }
+        break;
+    }
+  }
+}
+
+void Supervisor::onRequest(const proto::LimitRequest& req, const Reply& reply) {
+  auto* bot = find(req.bot);
+  if (!bot) {
+    reply(errorFor(req.id, proto::errc::kUnknownBot, unknownBot(req.bot)));
+    return;
+  }
+  if (req.limit_bytes) {
+    if (*req.limit_bytes <= 0) {
+      reply(errorFor(req.id, proto::errc::kOutOfRange, "limit must be > 0"));
+      return;
+    }
+    bot->setLimit(*req.limit_bytes);
+  }
+  reply(proto::LimitResult{req.id, bot->name(), bot->limit(),
+                           bot->limitFromRuntime() ? "runtime" : "config"});
+}
+
+void Supervisor::onRequest(const proto::ReloadRequest& req, const Reply& reply) {
+  proto::ReloadResult r = reload();
+  r.id = req.id;
+  reply(r);
 }
 
 void Supervisor::journal(const std::string& kind, proto::Level level, const std::string& message,

@@ -54,7 +54,7 @@ class SupervisorTest : public ::testing::Test {
            "\n    stop_timeout: 200ms\n    deadlines: {shutdown: 100ms}\n"
            "    spawn: {command: [sleep, \"30\"]}\n";
   }
-  proto::Message call(const proto::Message& request) {
+  proto::Message call(const proto::ControlRequest& request) {
     std::optional<proto::Message> reply;
     supervisor_->handle(request, [&](proto::Message m) { reply = std::move(m); });
     EXPECT_TRUE(runUntil(io_, [&] { return reply.has_value(); }));

@@ -369,6 +369,15 @@ using Message =
 // The "type" string a message is sent with ("trim"/"sweep"/"compact" for ActionRequest).
 std::string typeName(const Message& m);
 
+// The control requests the daemon answers (a control client's `subscribe` is served by the
+// control endpoint itself): the one list that the handshake's rules for a control peer, the
+// control session's dispatch and the backend's handlers (one per alternative) all read.
+using ControlRequest =
+    std::variant<StatusRequest, RunRequest, LifecycleRequest, LimitRequest, ReloadRequest>;
+// `m` as a control request; nullopt for any other type.
+std::optional<ControlRequest> controlRequestOf(const Message& m);
+Message toMessage(const ControlRequest& r);
+
 // The frame's `id`, when its type has one (requests, responses; an ErrorMsg's optional id).
 // What an `error` answering a frame echoes (section 4).
 std::optional<std::uint64_t> idOf(const Message& m);

@@ -47,7 +47,7 @@ class Supervisor : public control::ControlBackend {
   void kill();
   proto::ReloadResult reload();
 
-  void handle(const proto::Message& request, Reply reply) override;
+  void handle(const proto::ControlRequest& request, Reply reply) override;
   Result<void> checkBot(const std::string& bot) const override;
 
   const config::Config& config() const { return config_; }
@@ -55,6 +55,12 @@ class Supervisor : public control::ControlBackend {
   std::vector<SupervisedBot*> bots();
 
  private:
+  // One handler per control request (proto::ControlRequest), dispatched by handle().
+  void onRequest(const proto::StatusRequest& req, const Reply& reply);
+  void onRequest(const proto::RunRequest& req, const Reply& reply);
+  void onRequest(const proto::LifecycleRequest& req, const Reply& reply);
+  void onRequest(const proto::LimitRequest& req, const Reply& reply);
+  void onRequest(const proto::ReloadRequest& req, const Reply& reply);
   SessionHooks sessionHooks();
   SupervisedBot* botOf(const std::shared_ptr<BotSession>& session);
   // Creates the bot and queues its start (pumpStarts).
