@@ -76,7 +76,6 @@ void SupervisedBot::onSessionClosed(const std::shared_ptr<BotSession>& session,
 }
 
 void SupervisedBot::onStats(const proto::Stats& stats) {
-  last_stats_ = stats;
   // V8's heap is a limit of its own (protocol 1.1 heap_limit_bytes): alert as the seed does.
   if (auto n = policy::watchHeap(heap_watch_, stats.mem.heap_used_bytes, stats.mem.heap_limit_bytes)) {
     journalNotes({*n});

@@ -190,7 +190,6 @@ class SupervisedBot {
   std::optional<Clock::time_point> last_sample_at_;
   std::optional<sampling::BotSample> last_sample_;
   std::optional<config::Bytes> last_metric_;
-  std::optional<proto::Stats> last_stats_;
   policy::HeapWatch heap_watch_;  // the heap alert on the bot's stats (V8 heap limit)
   std::optional<std::uint64_t> oom_baseline_;  // cgroup oom_kill counter seen last
   std::int64_t oom_kills_ = 0;
