@@ -109,13 +109,9 @@ void ControlServer::stop() {
 
 void ControlServer::onAccepted(local::socket socket) {
   PeerCred peer;
-  ucred cred{};
-  socklen_t len = sizeof(cred);
-  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-    peer.pid = cred.pid;
-    peer.uid = cred.uid;
-    peer.gid = cred.gid;
-    peer.groups = readGroups(options_.proc_root, cred.pid);
+  if (auto cred = listener::peerCredOf(socket.native_handle())) {
+    peer = *cred;
+    peer.groups = readGroups(options_.proc_root, cred->pid);
   } else {
     // Without credentials nobody is let in.
     peer.uid = static_cast<uid_t>(-1);

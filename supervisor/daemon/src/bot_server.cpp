@@ -25,12 +25,7 @@ Result<void> BotServer::start() {
 }
 
 void BotServer::onAccepted(stream_protocol::socket socket) {
-  PeerCred peer;
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-    peer = PeerCred{cred.pid, cred.uid, cred.gid};
-  }
+  const PeerCred peer = listener::peerCredOf(socket.native_handle()).value_or(PeerCred{});
   const std::uint64_t id = next_id_++;
   auto session =
       std::make_shared<BotSession>(std::move(socket), peer, hooks_, options_.session, id,

@@ -35,6 +35,17 @@ bool someoneListens(const std::string& path) {
 
 }  // namespace
 
+std::optional<PeerCred> peerCredOf(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
+  PeerCred peer;
+  peer.pid = cred.pid;
+  peer.uid = cred.uid;
+  peer.gid = cred.gid;
+  return peer;
+}
+
 Result<void> prepareSocketPath(const std::string& path) {
   if (path.empty()) return Error{"bad_config", "socket path is empty"};
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {

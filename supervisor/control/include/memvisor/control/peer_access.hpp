@@ -8,14 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include "memvisor/listener/unix_listener.hpp"
+
 namespace memvisor::control {
 
-struct PeerCred {
-  pid_t pid = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::vector<gid_t> groups;  // supplementary groups, when known
-};
+using listener::PeerCred;  // supplementary groups filled in by the control server
 
 struct AccessPolicy {
   std::vector<uid_t> uids;  // root and the daemon's own uid are always added by the server

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 
+#include "memvisor/listener/unix_listener.hpp"
 #include "memvisor/proto/codec.hpp"
 #include "memvisor/proto/framer.hpp"
 #include "memvisor/proto/messages.hpp"
@@ -26,11 +27,7 @@
 
 namespace memvisor::daemon {
 
-struct PeerCred {
-  pid_t pid = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
+using listener::PeerCred;
 
 class BotSession;
 

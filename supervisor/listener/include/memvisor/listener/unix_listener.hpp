@@ -15,10 +15,22 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "memvisor/result.hpp"
 
 namespace memvisor::listener {
+
+// A connected peer's credentials (SO_PEERCRED), for the bot socket's and the control
+// socket's access decisions. `groups`: supplementary groups, when the caller looked them up.
+struct PeerCred {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+// The credentials of the peer of a connected Unix socket; nullopt when the kernel gives none.
+std::optional<PeerCred> peerCredOf(int fd);
 
 struct ListenOptions {
   std::string path;
