@@ -48,24 +48,28 @@ function ctl(args) {
   });
 }
 
-test('memvisord drives a Node.js bot: sweep reaches the JS handler, shutdown exits 0', {
-  skip: !memvisord && 'MEMVISORD_BIN not set (memvisord is not built)', timeout: 60000,
-}, async (t) => {
-  const dir = tempDir('e2e');
+// Writes a memvisord config (the sockets in `dir`, `daemonLines` after them, one bot named
+// `name` running fixtures/bloat_bot.js with `botLines` and BLOAT_MIB), starts memvisord on it
+// with a JSON journal in dir/memvisord.log, and registers the cleanup: SIGKILL to memvisord
+// and to every bot it spawned if the test left them running, then the temp dir goes.
+// Returns { daemon, log, exited() }.
+function startMemvisord(t, dir, { name, bloatMib, daemonLines = [], botLines = [] }) {
   const log = path.join(dir, 'memvisord.log');
   const q = JSON.stringify;
   fs.writeFileSync(path.join(dir, 'memvisord.yaml'), [
     'daemon:',
     `  bot_socket: ${q(path.join(dir, 'bot.sock'))}`,
     `  control_socket: ${q(path.join(dir, 'ctl.sock'))}`,
+    ...daemonLines,
     'bots:',
-    '  - name: nodebot',
+    `  - name: ${name}`,
     '    limit: 512MiB',
+    ...botLines,
     '    spawn:',
     `      command: [${q(process.execPath)}, --expose-gc, ${q(path.join(__dirname, 'fixtures/bloat_bot.js'))}]`,
     '      env:',
     `        MEMVISOR_NODE_CLIENT_DIR: ${q(clientDir)}`,
-    '        BLOAT_MIB: "40"',
+    `        BLOAT_MIB: "${bloatMib}"`,
     '',
   ].join('\n'));
   const out = fs.openSync(log, 'w');
@@ -88,6 +92,14 @@ test('memvisord drives a Node.js bot: sweep reaches the JS handler, shutdown exi
     }
     fs.rmSync(dir, { recursive: true, force: true });
   });
+  return { daemon, log, exited: () => exited };
+}
+
+test('memvisord drives a Node.js bot: sweep reaches the JS handler, shutdown exits 0', {
+  skip: !memvisord && 'MEMVISORD_BIN not set (memvisord is not built)', timeout: 60000,
+}, async (t) => {
+  const dir = tempDir('e2e');
+  const { daemon, log, exited } = startMemvisord(t, dir, { name: 'nodebot', bloatMib: 40 });
 
   const session = await waitFor(() => journal(log).find((e) => e.kind === 'session' && /connected/.test(e.msg)), 30000, 'the bot session');
   assert.equal(session.capabilities, 'trim,sweep,compact,stats,events,shutdown');
@@ -114,7 +126,7 @@ test('memvisord drives a Node.js bot: sweep reaches the JS handler, shutdown exi
   }
 
   daemon.kill('SIGTERM');
-  await waitFor(() => exited, 30000, 'memvisord to exit');
+  await waitFor(exited, 30000, 'memvisord to exit');
   const exit = journal(log).find((e) => e.kind === 'exit');
   assert.ok(exit, text());
   assert.equal(exit.status, 'exit 0', 'the bot obeyed shutdown and exited 0');
@@ -156,45 +168,12 @@ test('status --json and /metrics carry a Node.js bot\'s heap, event-loop lag and
   timeout: 60000,
 }, async (t) => {
   const dir = tempDir('e2e-figures');
-  const log = path.join(dir, 'memvisord.log');
   const port = await freePort();
-  const q = JSON.stringify;
-  fs.writeFileSync(path.join(dir, 'memvisord.yaml'), [
-    'daemon:',
-    `  bot_socket: ${q(path.join(dir, 'bot.sock'))}`,
-    `  control_socket: ${q(path.join(dir, 'ctl.sock'))}`,
-    `  metrics_listen: 127.0.0.1:${port}`,
-    'bots:',
-    '  - name: nodefigs',
-    '    limit: 512MiB',
-    '    stats_interval: 200ms',
-    '    liveness: {every: 500ms, deadline: 500ms, misses: 3}',
-    '    spawn:',
-    `      command: [${q(process.execPath)}, --expose-gc, ${q(path.join(__dirname, 'fixtures/bloat_bot.js'))}]`,
-    '      env:',
-    `        MEMVISOR_NODE_CLIENT_DIR: ${q(clientDir)}`,
-    '        BLOAT_MIB: "20"',
-    '',
-  ].join('\n'));
-  const out = fs.openSync(log, 'w');
-  const daemon = spawn(memvisord, ['--config', path.join(dir, 'memvisord.yaml'), '--log-format', 'json'], {
-    stdio: ['ignore', out, out],
-  });
-  fs.closeSync(out);
-  let exited = false;
-  daemon.on('exit', () => (exited = true));
-  t.after(async () => {
-    if (!exited) {
-      daemon.kill('SIGKILL');
-      for (const e of journal(log).filter((x) => x.kind === 'spawn')) {
-        try {
-          process.kill(-Number(e.pid), 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
+  const { daemon, log, exited } = startMemvisord(t, dir, {
+    name: 'nodefigs',
+    bloatMib: 20,
+    daemonLines: [`  metrics_listen: 127.0.0.1:${port}`],
+    botLines: ['    stats_interval: 200ms', '    liveness: {every: 500ms, deadline: 500ms, misses: 3}'],
   });
   await waitFor(() => journal(log).find((e) => e.kind === 'session'), 30000, 'the bot session');
 
@@ -233,5 +212,5 @@ test('status --json and /metrics carry a Node.js bot\'s heap, event-loop lag and
   assert.match(table.out, /\d+\.\d\/\d+\.\d MiB/);
 
   daemon.kill('SIGTERM');
-  await waitFor(() => exited, 30000, 'memvisord to exit');
+  await waitFor(exited, 30000, 'memvisord to exit');
 });
