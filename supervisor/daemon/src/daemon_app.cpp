@@ -21,6 +21,7 @@
 #include "memvisor/control/server.hpp"
 #include "memvisor/daemon/child_reaper.hpp"
 #include "memvisor/daemon/fd_limit.hpp"
+#include "memvisor/detection/threshold_registrar.hpp"
 #include "memvisor/daemon/metrics.hpp"
 #include "memvisor/daemon/signaller.hpp"
 #include "memvisor/daemon/supervisor.hpp"
@@ -226,6 +227,8 @@ int runDaemon(const DaemonOptions& options) {
   ::signal(SIGPIPE, SIG_IGN);
 
   asio::io_context io;
+  // After io (its threads post to it) and before the supervisor (whose bots submit to it).
+  detection::ThresholdRegistrar registrar;
   ChildReaper reaper([&journal](pid_t pid, const ExitInfo& info) {
     record(journal, "reap", proto::Level::kDebug,
            "reaped orphan pid " + std::to_string(pid) + ": " + info.describe());
@@ -249,6 +252,7 @@ int runDaemon(const DaemonOptions& options) {
   Supervisor::Options so;
   so.paths = options.paths;
   so.metrics = metrics ? &*metrics : nullptr;
+  so.registrar = &registrar;
   so.wall_ms = wallMs;
   so.load_config = [path = options.config_path] { return loadAndValidate(path); };
   Supervisor supervisor(io, journal, signaller, reaper, cfg, so);

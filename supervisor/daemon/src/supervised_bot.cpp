@@ -105,6 +105,7 @@ SupervisedBot::~SupervisedBot() {
   connect_timer_.cancel();
   settle_timer_.cancel();
   detection_.stop();
+  pending_detection_.stop();
   if (session_) session_->close("bot removed");
   if (env_.metrics) env_.metrics->removeBot(config_.name);
   if (cgroup_ && !process_.running()) cgroup_->remove();
@@ -265,7 +266,7 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
   armDetection(pid);
   sampling::SamplerOptions so;
   so.cgroup = detection_shared_ ? sampling::CgroupLocation{} : detection_location_;
-  so.root_pidfd = process_.pidfd();  // borrowed while the process runs: no statm fd kept
+  so.root_pidfd = process_.pidfd();  // borrowed while the process runs
   sampler_.emplace(env_.paths, pid, so);
   policy::onBotStarted(pstate_, policy_, now);
   last_sample_.reset();
@@ -315,6 +316,7 @@ void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_f
     publishFigures(false);  // no process, no figures: the series go until the next sample
   }
   detection_.stop();
+  pending_detection_.stop();
   figures_.stop();
   liveness_.detach();
   // The kernel's OOM kills show in the cgroup's counter, even after the process is gone.
@@ -356,6 +358,7 @@ void SupervisedBot::wake(const detection::Event& event) {
   if (!process_.running()) return;
   (void)event;
   const auto now = this->now();
+  woke_at_ = now;
   if (last_sample_at_ && now - *last_sample_at_ < kMinSampleSpacing) {
     scheduleSample(
         std::chrono::duration_cast<milliseconds>(kMinSampleSpacing - (now - *last_sample_at_)));
@@ -426,7 +429,9 @@ void SupervisedBot::sampleNow() {
   }
   if (series_) publishFigures(true);
   ++samples_;
-  if (metric && detection_.v1 && last_sample_->cgroup_usage_bytes) {
+  // Not while a re-arm is still being registered: it would only be superseded.
+  if (metric && detection_.v1 && detection_.v1->armed() && !pending_detection_.v1 &&
+      last_sample_->cgroup_usage_bytes) {
     const config::Bytes offset =
         *metric - static_cast<config::Bytes>(*last_sample_->cgroup_usage_bytes);
     if (std::abs(offset - eventfd_offset_) >= kEventfdOffsetSlack) {
@@ -440,7 +445,17 @@ void SupervisedBot::sampleNow() {
     journalNotes(decision.notes);
     for (const auto& intent : decision.actions) execute(intent);
   }
-  if (process_.running()) scheduleSample(policy::nextSample(pstate_, policy_, now).delay);
+  if (!process_.running()) return;
+  auto delay = policy::nextSample(pstate_, policy_, now).delay;
+  // A kernel threshold fires when the group's usage crosses, which runs a little ahead of
+  // or behind the policy's figure (statm's counters lag by up to a batch of pages, the
+  // shift by the measured offset is as old as its last re-arm). A wake that finds the figure
+  // just short of the threshold samples again every kMinSampleSpacing for one poll.min, so
+  // the crossing it announced is acted on within milliseconds, not a poll.min later.
+  if (woke_at_ && now - *woke_at_ < policy_.poll_min && delay > kMinSampleSpacing) {
+    delay = kMinSampleSpacing;
+  }
+  scheduleSample(delay);
 }
 
 void SupervisedBot::publishLimit() {

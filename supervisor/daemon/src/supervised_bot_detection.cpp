@@ -12,8 +12,12 @@ namespace memvisor::daemon {
 // ---- detection ----------------------------------------------------------------------------
 
 void SupervisedBot::armDetection(std::optional<pid_t> started) {
-  detection_.stop();
-  if (!started && !process_.running()) return;
+  pending_detection_.stop();  // a registration still in flight is superseded
+  pending_detection_ = {};
+  if (!started && !process_.running()) {
+    detection_.stop();
+    return;
+  }
   const pid_t pid = started ? *started : process_.pid();
   sampling::CgroupLocation loc;
   if (cgroup_) {
@@ -37,17 +41,47 @@ void SupervisedBot::armDetection(std::optional<pid_t> started) {
   const auto plan = detection::planDetection(probe, thresholds);
   detection_location_ = loc;
   detection_shared_ = plan.shared_cgroup;
-  detection_ = detection::startDetection(
-      env_.io, plan, [this, alive = std::weak_ptr<bool>(alive_)](const detection::Event& e) {
+  shared_reason_ = plan.shared_cgroup ? plan.reason : std::string();
+  auto set = detection::startDetection(
+      env_.io, plan,
+      [this, alive = std::weak_ptr<bool>(alive_)](const detection::Event& e) {
         if (!alive.expired()) wake(e);
+      },
+      env_.registrar,
+      [this, alive = std::weak_ptr<bool>(alive_)](const Result<void>& outcome) {
+        if (!alive.expired()) detectionArmed(outcome);
       });
+  if (set.v1 && !set.v1->armed()) {
+    // Registering: a new process's group is not the old one's, so nothing old is kept for it;
+    // a re-arm keeps the armed watchers until the new ones take over.
+    if (started) detection_.stop();
+    pending_detection_ = std::move(set);
+    return;
+  }
+  detection_ = std::move(set);
+  announceDetection();
+}
+
+void SupervisedBot::detectionArmed(const Result<void>& outcome) {
+  if (!outcome.ok()) {
+    pending_detection_.v1.reset();
+    pending_detection_.failures.push_back(outcome.error());
+    pending_detection_.reason =
+        "cgroup v1 thresholds failed: " + outcome.error().message + "; polling only";
+  }
+  detection_ = std::move(pending_detection_);  // stops the watchers it replaces
+  pending_detection_ = {};
+  announceDetection();
+}
+
+void SupervisedBot::announceDetection() {
   detection_path_ = detection_.v1          ? "eventfd"
                     : detection_.v2_events ? "memory.events"
                     : detection_.psi       ? "psi"
                                            : "poll";
   const std::string bound = detectionBound();
   std::string reason = detection_.reason;
-  if (plan.shared_cgroup) reason = plan.reason;
+  if (detection_shared_) reason = shared_reason_;
   reason += "; bound: " + bound + " (next sample when the bot could reach the next decision " +
             "figure at " + config::formatBytes(policy_.max_growth) + "/s, within " +
             config::formatDuration(policy_.poll_min) + ".." +
@@ -55,11 +89,11 @@ void SupervisedBot::armDetection(std::optional<pid_t> started) {
   if (reason != detection_reason_) {
     detection_reason_ = reason;
     std::map<std::string, std::string> fields{
-        {"cgroup", loc.describe()},
+        {"cgroup", detection_location_.describe()},
         {"path", detection_path_},
         {"bound", bound},
         {"bound_ms", std::to_string(policy_.poll_min.count())},
-        {"shared_cgroup", plan.shared_cgroup ? "true" : "false"},
+        {"shared_cgroup", detection_shared_ ? "true" : "false"},
         {"event_driven", detection_path_ == "poll" ? "false" : "true"}};
     for (std::size_t i = 0; i < detection_.failures.size(); ++i) {
       fields["failure" + std::to_string(i)] = detection_.failures[i].message;

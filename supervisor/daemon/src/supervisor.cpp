@@ -73,7 +73,9 @@ Supervisor::Supervisor(asio::io_context& io, journal::Journal& journal, Signalle
            options_.cgroup_parent,
            options_.metrics,
            nullptr,
-           {}} {}
+           {}} {
+  env_.registrar = options_.registrar;
+}
 
 Supervisor::~Supervisor() {
   *alive_ = false;

@@ -148,11 +148,13 @@ void DetectionSet::stop() {
 }
 
 DetectionSet startDetection(boost::asio::io_context& io, const DetectionPlan& plan,
-                            Callback callback) {
+                            Callback callback, ThresholdRegistrar* registrar,
+                            std::function<void(const Result<void>&)> on_v1_armed) {
   DetectionSet set;
   std::string reason;
   if (!plan.v1_dir.empty()) {
-    auto v1 = V1ThresholdWatcher::create(io, plan.v1_dir, plan.v1_thresholds, callback);
+    auto v1 = V1ThresholdWatcher::create(io, plan.v1_dir, plan.v1_thresholds, callback,
+                                         registrar, std::move(on_v1_armed));
     if (v1.ok()) {
       set.v1 = *v1;
       append(reason, "cgroup v1 thresholds on " + plan.v1_dir + ": " +

@@ -38,31 +38,26 @@ Result<BotSample> Sampler::sample(Clock::time_point now) {
   out.at = now;
   out.root_pid = root_;
 
-  // The root's statm must be the bot's, not a stranger's that got its pid after it died.
-  // With the bot's pidfd nothing is kept open for the root (memvisord supervises hundreds
-  // of bots: one fd each, not two): a pidfd that does not poll readable after the read
-  // proves the pid still named the bot. Without one, a kept fd is bound to the pid
-  // incarnation and reads "gone" once it ends.
-  Result<Statm> root_statm = Error{"gone", ""};
-  if (options_.root_pidfd >= 0) {
+  // The root's statm must be the bot's, not a stranger's that got its pid after it died. A
+  // kept fd is bound to the pid incarnation it was opened on and reads "gone" once that ends,
+  // so it is opened once and read with one pread a sample (about 1 us; open+read+close costs
+  // five times that, which is most of an idle bot's cost when memvisord watches a thousand).
+  // With the bot's pidfd, the open is proven to have found the bot: a pidfd that does not
+  // poll readable after the open means the pid still named the bot when the fd was bound.
+  auto root_it = statm_.find(root_);
+  if (root_it == statm_.end()) {
     auto reader = StatmReader::open(paths_, root_);
     if (!reader.ok()) return reader.error();
-    root_statm = reader->read();
-    if (!root_statm.ok()) return root_statm.error();
-    pollfd p{options_.root_pidfd, POLLIN, 0};
-    if (::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0) {
-      return Error{"gone", "pid " + std::to_string(root_) + " has exited"};
+    if (options_.root_pidfd >= 0) {
+      pollfd p{options_.root_pidfd, POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0) {
+        return Error{"gone", "pid " + std::to_string(root_) + " has exited"};
+      }
     }
-  } else {
-    auto root_it = statm_.find(root_);
-    if (root_it == statm_.end()) {
-      auto reader = StatmReader::open(paths_, root_);
-      if (!reader.ok()) return reader.error();
-      root_it = statm_.emplace(root_, std::move(reader).value()).first;
-    }
-    root_statm = root_it->second.read();
-    if (!root_statm.ok()) return root_statm.error();
+    root_it = statm_.emplace(root_, std::move(reader).value()).first;
   }
+  Result<Statm> root_statm = root_it->second.read();
+  if (!root_statm.ok()) return root_statm.error();
 
   const bool slow = slow_due_ || !slow_at_ || now - *slow_at_ >= options_.slow_interval;
   std::vector<pid_t> pids{root_};

@@ -4,7 +4,12 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include "memvisor/detection/v1_thresholds.hpp"
@@ -77,6 +82,97 @@ TEST(V1ThresholdWatcher, NeverCallsBackAfterStop) {
   EXPECT_EQ(calls, 0);
   ::kill(child.pid(), SIGKILL);
   child.reap();
+}
+
+TEST(V1ThresholdWatcher, OnARegistrarArmsOffTheLoopThenFires) {
+  testing::V1TestCgroup cgroup;
+  if (!cgroup.ok()) GTEST_SKIP() << cgroup.reason();
+  testing::AllocatorChild child;
+  ASSERT_TRUE(cgroup.addProcess(child.pid()));
+  const std::uint64_t threshold = cgroup.usage() + 8 * kMiB;
+  boost::asio::io_context io;
+  ThresholdRegistrar registrar(4);
+  std::vector<Event> events;
+  std::optional<Result<void>> armed;
+  auto watcher = V1ThresholdWatcher::create(
+      io, cgroup.dir(), {threshold}, [&](const Event& e) { events.push_back(e); }, &registrar,
+      [&](const Result<void>& r) { armed = r; });
+  ASSERT_TRUE(watcher.ok()) << watcher.error().message;
+  // The outcome comes back through the loop, never on the registrar's thread.
+  EXPECT_FALSE((*watcher)->armed());
+  ASSERT_TRUE(testing::runUntil(io, [&] { return armed.has_value(); }));
+  ASSERT_TRUE(armed->ok()) << armed->error().message;
+  EXPECT_TRUE((*watcher)->armed());
+  ASSERT_TRUE(child.grow(16));
+  ASSERT_TRUE(testing::runUntil(io, [&] { return !events.empty(); }))
+      << "usage " << cgroup.usage() << " threshold " << threshold;
+  EXPECT_EQ(events[0].threshold_bytes, threshold);
+  (*watcher)->stop();
+  ::kill(child.pid(), SIGKILL);
+  child.reap();
+}
+
+TEST(V1ThresholdWatcher, StoppedBeforeItsRegistrationIsWrittenStaysSilent) {
+  testing::V1TestCgroup cgroup;
+  if (!cgroup.ok()) GTEST_SKIP() << cgroup.reason();
+  testing::AllocatorChild child;
+  ASSERT_TRUE(cgroup.addProcess(child.pid()));
+  const std::uint64_t threshold = cgroup.usage() + 8 * kMiB;
+  boost::asio::io_context io;
+  int calls = 0, armed_calls = 0;
+  {
+    ThresholdRegistrar registrar(1);
+    auto watcher = V1ThresholdWatcher::create(
+        io, cgroup.dir(), {threshold}, [&](const Event&) { ++calls; }, &registrar,
+        [&](const Result<void>&) { ++armed_calls; });
+    ASSERT_TRUE(watcher.ok()) << watcher.error().message;
+    (*watcher)->stop();  // the job may still write the registration: through its own copies
+  }  // the registrar's threads are joined: every job ran or was dropped
+  ASSERT_TRUE(child.grow(16));
+  ASSERT_GT(cgroup.usage(), threshold);
+  io.run();
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(armed_calls, 0);
+  ::kill(child.pid(), SIGKILL);
+  child.reap();
+}
+
+TEST(ThresholdRegistrar, RunsJobsOnAtMostItsThreadsWhichExitWhenIdle) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0, max_running = 0, done = 0;
+  bool release = false;
+  {
+    ThresholdRegistrar registrar(3, std::chrono::milliseconds(50));
+    for (int i = 0; i < 8; ++i) {
+      registrar.submit([&] {
+        std::unique_lock lock(mu);
+        max_running = std::max(max_running, ++running);
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+        --running;
+        ++done;
+        cv.notify_all();
+      });
+    }
+    {
+      std::unique_lock lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return running == 3; }));
+      release = true;
+      cv.notify_all();
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return done == 8; }));
+    }
+    EXPECT_EQ(max_running, 3);
+    // Idle threads exit (50 ms here); a later job starts one again.
+    for (int i = 0; i < 200 && registrar.threads() > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(registrar.threads(), 0u);
+    std::atomic<bool> ran{false};
+    registrar.submit([&] { ran = true; });
+    for (int i = 0; i < 500 && !ran; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(ran);
+  }
 }
 
 TEST(V1ThresholdWatcher, ReportsMissingGroupAndEmptyThresholds) {

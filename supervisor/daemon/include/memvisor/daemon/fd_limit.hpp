@@ -9,11 +9,11 @@
 
 namespace memvisor::daemon {
 
-// Open files one bot may hold: its pidfd, its bot session's socket, and the kernel
-// notifications on a cgroup it owns (up to 5 v1 threshold eventfds and a PSI trigger).
-// A bot without a session or an owned cgroup holds 1. Reading /proc opens one file at a
-// time and closes it before the next sample.
-inline constexpr std::size_t kFdsPerBot = 8;
+// Open files one bot may hold: its pidfd, its statm (kept open: one pread a sample), its
+// bot session's socket, and the kernel notifications on a cgroup it owns (up to 5 v1
+// threshold eventfds and a PSI trigger). A bot without a session or an owned cgroup
+// holds 2. Every other /proc file is opened, read and closed on the slow schedule.
+inline constexpr std::size_t kFdsPerBot = 9;
 // memvisord's own: stdio, journal file, bot and control listeners, up to 64 control
 // connections, the metrics endpoint, epoll, timers, signals.
 inline constexpr std::size_t kFdReserve = 128;

@@ -27,6 +27,8 @@
 #include "memvisor/daemon/saved_counters.hpp"
 #include "memvisor/daemon/signaller.hpp"
 #include "memvisor/detection/plan.hpp"
+#include "memvisor/detection/threshold_registrar.hpp"
+#include "memvisor/detection/v1_thresholds.hpp"
 #include "memvisor/journal/journal.hpp"
 #include "memvisor/policy/policy.hpp"
 #include "memvisor/policy/heap_watch.hpp"
@@ -56,6 +58,8 @@ struct BotEnv {
   std::function<void()> counters_changed;
   // The bots' clock (clock.hpp): tests drive it; memvisord's is steady_clock.
   SteadyNow now = steadyClock();
+  // Writes v1 threshold registrations off the loop (memvisord's; null: inline, as in tests).
+  detection::ThresholdRegistrar* registrar = nullptr;
 };
 
 class SupervisedBot {
@@ -120,7 +124,11 @@ class SupervisedBot {
   Result<void> applyKernelLimit();
   // Finds the bot's group (the owned one, or from /proc/PID/cgroup), checks it is the bot's
   // own, arms what it allows, journals the detection line. `started`: the pid just started.
+  // With a registrar, v1 thresholds are armed make-before-break: the watchers armed before
+  // keep watching until the new registrations are written (detectionArmed).
   void armDetection(std::optional<pid_t> started);
+  void detectionArmed(const Result<void>& outcome);
+  void announceDetection();
   std::string detectionBound() const;
   void scheduleSample(std::chrono::milliseconds delay);
   void wake(const detection::Event& event);
@@ -176,10 +184,12 @@ class SupervisedBot {
   std::optional<OwnedCgroup> cgroup_;
   std::optional<sampling::Sampler> sampler_;
   detection::DetectionSet detection_;
+  detection::DetectionSet pending_detection_;  // being registered (see armDetection)
   std::string detection_reason_;
   std::string detection_path_ = "poll";  // eventfd | memory.events | psi | poll
   sampling::CgroupLocation detection_location_;
   bool detection_shared_ = false;
+  std::string shared_reason_;  // the plan's reason when the group is not the bot's own
   config::Bytes eventfd_offset_ = 0;  // policy figure - group usage when the eventfds were armed
   policy::PolicyState pstate_;
   std::shared_ptr<BotSession> session_;
@@ -202,6 +212,7 @@ class SupervisedBot {
   std::optional<config::Bytes> peak_metric_;
   std::uint64_t samples_ = 0;
   std::uint64_t kernel_wakeups_ = 0;
+  std::optional<Clock::time_point> woke_at_;  // the last kernel notification
   std::uint64_t actions_ = 0;
   std::int64_t restarts_before_ = 0;  // counted by a previous memvisord (state file)
   bool started_once_ = false;

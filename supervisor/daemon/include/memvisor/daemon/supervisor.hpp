@@ -32,6 +32,7 @@ class Supervisor : public control::ControlBackend {
     std::function<std::int64_t()> wall_ms;
     SessionOptions session;
     Metrics* metrics = nullptr;  // null: no metrics endpoint
+    detection::ThresholdRegistrar* registrar = nullptr;  // see BotEnv::registrar
   };
 
   Supervisor(boost::asio::io_context& io, journal::Journal& journal, Signaller& signaller,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,7 @@ DetectionPlan planDetection(const DetectionProbe& probe,
                             const DetectionPreferences& preferences = {});
 
 class V1ThresholdWatcher;
+class ThresholdRegistrar;
 class MemoryEventsWatcher;
 class PsiTrigger;
 
@@ -100,8 +102,11 @@ class DetectionSet {
   // The reason line updated with what actually armed.
   std::string reason;
 };
-// Arms what the plan names. Arming failures are collected, not fatal.
+// Arms what the plan names. Arming failures are collected, not fatal. With a registrar the
+// v1 thresholds are written on its threads (see threshold_registrar.hpp): the set's v1 is
+// then not yet armed() when this returns, and on_v1_armed is posted with the outcome.
 DetectionSet startDetection(boost::asio::io_context& io, const DetectionPlan& plan,
-                            Callback callback);
+                            Callback callback, ThresholdRegistrar* registrar = nullptr,
+                            std::function<void(const Result<void>&)> on_v1_armed = {});
 
 }  // namespace memvisor::detection

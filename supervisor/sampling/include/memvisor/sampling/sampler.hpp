@@ -34,8 +34,8 @@ struct SamplerOptions {
   bool read_status = true;   // RssAnon/RssFile/RssShmem/VmSwap breakdown
   // Use this cgroup instead of discovering it from /proc/ROOT/cgroup (memvisord owns it).
   std::optional<CgroupLocation> cgroup;
-  // The root's pidfd (not owned). With it the root's statm is not kept open between
-  // samples: the pidfd tells whether the pid still names the bot.
+  // The root's pidfd (not owned). With it, opening the root's statm is proven to have bound
+  // the bot's incarnation, not a stranger's that reused the pid.
   int root_pidfd = -1;
 };
 
@@ -101,7 +101,7 @@ class Sampler {
   SamplerOptions options_;
   std::optional<CgroupLocation> cgroup_;
   bool cgroup_resolved_ = false;
-  // Kept fds (workers; the root only without options_.root_pidfd), pruned when pids leave.
+  // Kept statm fds, the root's and its workers', pruned when pids leave.
   std::map<pid_t, StatmReader> statm_;
   std::optional<std::uint64_t> pss_bytes_;
   std::optional<std::uint64_t> uss_bytes_;
