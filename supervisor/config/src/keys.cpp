@@ -192,7 +192,7 @@ std::vector<Section> makeSections() {
       {"bots[].poll", "the adaptive sampling interval (detection wakes it earlier)", {
            {"min", "duration", "1ms..10m, <= max", "shortest interval between two samples", nullptr, "10ms"},
            {"max", "duration", "1ms..10m", "longest interval between two samples", nullptr, "5s"},
-           {"max_growth", "rate", "e.g. 1GiB/s", "worst-case growth: sample before the bot could reach the next decision figure", nullptr, "1GiB/s"},
+           {"max_growth", "rate", "e.g. 1GiB/s", "worst-case growth: sample before the bot could reach the next decision figure (kernel thresholds on the bot's own cgroup need no such bound)", nullptr, "256MiB/s"},
        }},
   };
 }

@@ -45,6 +45,7 @@ void BotFigures::configure(const Settings& settings) {
   const bool alert_was = settings_.monitor.alert_at.has_value();
   settings_ = settings;
   if (metrics_) metrics_->alertEnabled(bot_, settings_.monitor.alert_at.has_value());
+  alert_published_ = false;
   if (alert_was && !settings_.monitor.alert_at) alert_ = {};
   if (running_) schedule();
 }
@@ -129,8 +130,13 @@ void BotFigures::onSample(config::Metric metric, config::Bytes limit, config::By
   } else if (v.change == policy::AlertChange::kCleared) {
     journal_("alert", proto::Level::kInfo, v.message, v.fields);
   }
+  // The series once, then on each change: an idle bot's samples change nothing here.
+  const bool publish = !alert_published_ || v.change != policy::AlertChange::kNone;
   alert_measured_ = true;
-  if (metrics_) metrics_->alert(bot_, alert_.on, v.change == policy::AlertChange::kRaised);
+  alert_published_ = true;
+  if (metrics_ && publish) {
+    metrics_->alert(bot_, alert_.on, v.change == policy::AlertChange::kRaised);
+  }
 }
 
 void BotFigures::logMonitorLine(Clock::time_point now) {

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <csignal>
@@ -28,9 +29,23 @@ namespace {
 // Kernel event storms do not become busy loops; short enough not to delay the sample that a
 // threshold eventfd asks for (a crossing fires once, a bounce below and back a few times).
 constexpr milliseconds kMinSampleSpacing{2};
+// The slow figures (process tree, status breakdown, cgroup stat and OOM counter): every 2 s
+// while the bot is within a second of a decision figure at poll.max_growth, every 10 s
+// farther away, every 30 s while the kernel watches the decision figures, and at once after
+// a kernel notification. Idle bots far from their limits are most bots, and this refresh
+// (six files) cost more than all their other samples together.
+constexpr milliseconds kSlowInterval{2'000};
+constexpr milliseconds kFarSlowInterval{10'000};
+constexpr milliseconds kKernelWatchedSlowInterval{30'000};
+constexpr milliseconds kNearDecision{1'000};
+constexpr milliseconds kPollAfterWake{10'000};
 // Sample timers further out than kAlignAbove are aligned to kAlignGrid (see scheduleSample).
 constexpr milliseconds kAlignAbove{100};
 constexpr milliseconds kAlignGrid{10};
+// Waits of a second or more (poll.max while the kernel watches) share a coarser grid: a
+// thousand idle bots then wake the loop a few times a second, not two hundred.
+constexpr milliseconds kCoarseAlignAbove{1'000};
+constexpr milliseconds kCoarseAlignGrid{250};
 // Re-register the v1 thresholds when the policy's figure and the group's usage drift apart by
 // this much (the kernel fires 0.2-0.5 MiB past a threshold anyway).
 constexpr config::Bytes kEventfdOffsetSlack = 512 * 1024;
@@ -261,6 +276,10 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
   ++generation_;
   const auto now = this->now();
   eventfd_offset_ = 0;
+  // A bot that just started is loading and allocating: it is polled on the headroom schedule
+  // for its first seconds, as after a kernel notification.
+  woke_at_.reset();
+  poll_until_ = now + kPollAfterWake;
   // Detection first: it finds the bot's group and whether it is the bot's own. A shared group's
   // usage and OOM kills describe other processes: the sampler leaves them alone.
   armDetection(pid);
@@ -359,6 +378,8 @@ void SupervisedBot::wake(const detection::Event& event) {
   (void)event;
   const auto now = this->now();
   woke_at_ = now;
+  poll_until_ = now + kPollAfterWake;
+  if (sampler_) sampler_->refreshSoon();
   if (last_sample_at_ && now - *last_sample_at_ < kMinSampleSpacing) {
     scheduleSample(
         std::chrono::duration_cast<milliseconds>(kMinSampleSpacing - (now - *last_sample_at_)));
@@ -374,7 +395,8 @@ void SupervisedBot::scheduleSample(milliseconds delay) {
   if (delay >= kAlignAbove) {
     const auto due = Clock::now() + delay;  // the timer's clock, not the injected one
     const auto since = std::chrono::duration_cast<milliseconds>(due.time_since_epoch());
-    sample_timer_.expires_at(Clock::time_point(since - since % kAlignGrid));
+    const milliseconds grid = delay >= kCoarseAlignAbove ? kCoarseAlignGrid : kAlignGrid;
+    sample_timer_.expires_at(Clock::time_point(since - since % grid));
   } else {
     sample_timer_.expires_after(delay);
   }
@@ -403,11 +425,27 @@ std::optional<config::Bytes> SupervisedBot::metricOf(const sampling::BotSample& 
 void SupervisedBot::sampleNow() {
   if (!sampler_ || !process_.running()) return;
   const auto now = this->now();
+  // Armed v1 thresholds sit at every decision figure (armDetection): the kernel announces the
+  // crossings, so neither the headroom schedule nor a 2 s refresh of the slow figures is
+  // needed (with a thousand idle bots that refresh was most of memvisord's CPU).
+  //
+  // Not in a bot's first seconds (it is loading), nor right after a kernel notification, nor
+  // while thresholds are being re-registered: an eventfd that fired a little ahead of the
+  // policy's figure (its shift by the measured offset has aged) will not fire again for that
+  // crossing, so the headroom schedule takes the bot across it, and the re-arm with the fresh
+  // offset puts the thresholds right again.
+  const bool kernel_watches = detection_.v1 && detection_.v1->armed() &&
+                              !pending_detection_.v1 && now >= poll_until_;
+  sampler_->setSlowInterval(kernel_watches ? kKernelWatchedSlowInterval
+                            : last_delay_ < kNearDecision ? kSlowInterval
+                                                          : kFarSlowInterval);
   auto r = sampler_->sample(now);
   last_sample_at_ = now;
-  // Read by pid: if the bot died meanwhile, its pid may already be another process's, and
-  // these figures would be that stranger's. The pidfd says; the exit handler takes over.
-  if (process_.exitPending()) return;
+  // Files opened by pid (a refresh of the tree, status, smaps): if the bot died meanwhile, the
+  // pid may already be another process's, and those figures would be a stranger's. The pidfd
+  // says; the exit handler takes over. Between refreshes only kept fds are read, which are
+  // bound to the processes they were opened on.
+  if ((!r || r->slow_fresh) && process_.exitPending()) return;
   if (!r) {
     if (r.error().code == "gone") return;  // the exit handler takes it from here
     if (r.error().message != last_sample_error_) {
@@ -446,7 +484,7 @@ void SupervisedBot::sampleNow() {
     for (const auto& intent : decision.actions) execute(intent);
   }
   if (!process_.running()) return;
-  auto delay = policy::nextSample(pstate_, policy_, now).delay;
+  auto delay = policy::nextSample(pstate_, policy_, now, kernel_watches).delay;
   // A kernel threshold fires when the group's usage crosses, which runs a little ahead of
   // or behind the policy's figure (statm's counters lag by up to a batch of pages, the
   // shift by the measured offset is as old as its last re-arm). A wake that finds the figure
@@ -455,6 +493,7 @@ void SupervisedBot::sampleNow() {
   if (woke_at_ && now - *woke_at_ < policy_.poll_min && delay > kMinSampleSpacing) {
     delay = kMinSampleSpacing;
   }
+  last_delay_ = delay;
   scheduleSample(delay);
 }
 
@@ -476,12 +515,17 @@ void SupervisedBot::publishFigures(bool running) {
     if (!v) return std::nullopt;
     return static_cast<double>(*v);
   };
-  auto& m = *env_.metrics;
-  m.figure(config_.name, F::kRss, s ? std::optional<double>(static_cast<double>(s->rss_bytes))
-                                    : std::nullopt);
-  m.figure(config_.name, F::kPss, s ? value(s->pss_bytes) : std::nullopt);
-  m.figure(config_.name, F::kWorkingSet, s ? value(s->working_set_bytes) : std::nullopt);
-  m.figure(config_.name, F::kCgroup, s ? value(s->cgroup_usage_bytes) : std::nullopt);
+  const std::array<std::optional<double>, 4> figures{
+      s ? std::optional<double>(static_cast<double>(s->rss_bytes)) : std::nullopt,
+      s ? value(s->pss_bytes) : std::nullopt, s ? value(s->working_set_bytes) : std::nullopt,
+      s ? value(s->cgroup_usage_bytes) : std::nullopt};
+  // Only what changed: an idle bot's figures rarely do, and each update is a lookup by name.
+  constexpr std::array<F, 4> kinds{F::kRss, F::kPss, F::kWorkingSet, F::kCgroup};
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    if (published_figures_[i] == figures[i]) continue;
+    env_.metrics->figure(config_.name, kinds[i], figures[i]);
+    published_figures_[i] = figures[i];
+  }
 }
 
 void SupervisedBot::checkOom(std::uint64_t count, const std::string& when) {

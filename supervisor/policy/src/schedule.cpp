@@ -16,7 +16,8 @@ Duration clampDelay(double ms, const BotPolicy& p) {
 
 }  // namespace
 
-SampleSchedule nextSample(const PolicyState& s, const BotPolicy& p, TimePoint now) {
+SampleSchedule nextSample(const PolicyState& s, const BotPolicy& p, TimePoint now,
+                          bool kernel_watches) {
   SampleSchedule out;
   if (!s.last_bytes) {
     out.delay = p.poll_min;
@@ -51,6 +52,10 @@ SampleSchedule nextSample(const PolicyState& s, const BotPolicy& p, TimePoint no
   if (target == 0) {
     out.delay = p.poll_min;
     out.why = "at_limit";
+  } else if (kernel_watches) {
+    out.delay = std::max(p.poll_max, p.poll_min);
+    out.target = target;
+    out.why = "kernel";
   } else {
     const double rate = std::max(static_cast<double>(p.max_growth), growthRate(s));
     const double ms = rate > 0 ? 1000.0 * static_cast<double>(target - bytes) / rate

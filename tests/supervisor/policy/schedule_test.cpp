@@ -85,6 +85,36 @@ TEST(NextSample, ComesBackWhenACooldownOrAPeriodicActionFallsDue) {
   EXPECT_STREQ(s.why, "timer");
 }
 
+TEST(NextSample, WaitsPollMaxWhenTheKernelWatchesTheDecisionFigures) {
+  BotPolicy p = fastLadder();
+  Harness h(p);
+  h.sample(0s, 20);  // 50 MiB below trim: 48 ms at 1 GiB/s without the kernel
+  auto s = nextSample(h.state(), h.policy(), h.t0(), /*kernel_watches=*/true);
+  EXPECT_EQ(s.delay, milliseconds(5000));
+  EXPECT_STREQ(s.why, "kernel");
+  EXPECT_EQ(s.target, 70 * kMiB);
+  // Still sooner for what no kernel threshold announces: a periodic action falling due...
+  config::PeriodicAction every;
+  every.action = ActionKind::kTrim;
+  every.every = milliseconds(1500);
+  h.policy().periodic = {every};
+  h.state() = makeState(h.policy(), h.t0());
+  h.sample(0s, 20);
+  s = nextSample(h.state(), h.policy(), h.t0() + milliseconds(500), true);
+  EXPECT_EQ(s.delay, milliseconds(1000));
+  EXPECT_STREQ(s.why, "timer");
+  // ...a threshold counting samples, and a bot above every figure.
+  BotPolicy q = fastLadder();
+  q.thresholds[0].sustain = config::Sustain{Duration{0}, 3};
+  Harness pending(q);
+  pending.sample(0s, 72);
+  EXPECT_EQ(nextSample(pending.state(), pending.policy(), pending.t0(), true).delay,
+            milliseconds(10));
+  Harness above(fastLadder());
+  above.state().last_bytes = 120 * kMiB;
+  EXPECT_STREQ(nextSample(above.state(), above.policy(), above.t0(), true).why, "at_limit");
+}
+
 TEST(NextSample, StaysWithinTheBounds) {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> mib(0, 150);

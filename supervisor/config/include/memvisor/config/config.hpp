@@ -97,7 +97,11 @@ struct PolicyConfig {
   Duration poll_max{std::chrono::seconds(5)};
   // Worst-case growth the sampling schedule assumes (bytes per second): the next sample is due
   // when the bot could first reach the next figure at which the policy decides something.
-  Bytes max_growth = 1024 * kMiB;
+  // 256 MiB/s: above the 200 MiB/s at which the reaction targets are set (README,
+  // "Performance"), and a quarter of the samples 1 GiB/s costs: an idle bot far from its
+  // limit is sampled about once a second instead of four times, which is what a thousand
+  // polled bots cost. Faster growers set it higher; kernel thresholds need no such bound.
+  Bytes max_growth = 256 * kMiB;
   bool operator==(const PolicyConfig&) const = default;
 };
 

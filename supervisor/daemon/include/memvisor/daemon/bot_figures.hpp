@@ -75,6 +75,7 @@ class BotFigures {
   std::optional<Clock::time_point> last_log_at_;
   policy::AlertState alert_;
   bool alert_measured_ = false;
+  bool alert_published_ = false;  // the alert series set since the last configure()
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

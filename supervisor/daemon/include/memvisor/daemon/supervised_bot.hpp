@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -213,6 +214,9 @@ class SupervisedBot {
   std::uint64_t samples_ = 0;
   std::uint64_t kernel_wakeups_ = 0;
   std::optional<Clock::time_point> woke_at_;  // the last kernel notification
+  Clock::time_point poll_until_{};  // no kernel-watched schedule before (start, wake)
+  std::chrono::milliseconds last_delay_{0};  // until the sample after the last one
+  std::array<std::optional<double>, 4> published_figures_{};  // rss, pss, working set, cgroup
   std::uint64_t actions_ = 0;
   std::int64_t restarts_before_ = 0;  // counted by a previous memvisord (state file)
   bool started_once_ = false;

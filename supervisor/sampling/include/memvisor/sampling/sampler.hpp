@@ -83,6 +83,10 @@ class Sampler {
 
   // After a restart: a new root pid, forget kept fds, PSS and the discovered cgroup.
   void reset(pid_t new_root);
+  // The daemon slows the refresh down while the kernel watches the bot's figures for it.
+  void setSlowInterval(std::chrono::milliseconds interval) { options_.slow_interval = interval; }
+  // The next sample refreshes the slow figures (a kernel notification: who grew?).
+  void refreshSoon() { slow_due_ = true; }
   // Force the next sample() to re-read smaps_rollup (e.g. right after an action).
   void requestPss() { pss_due_ = true; }
   // Force the next sample() to refresh the slow figures (tree, status, cgroup accounting).
