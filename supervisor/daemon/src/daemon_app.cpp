@@ -2,6 +2,7 @@
 #include "memvisor/daemon/daemon_app.hpp"
 
 #include <prometheus/exposer.h>
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -178,6 +179,14 @@ std::vector<std::string> selfCheck(const config::Config& config, const sampling:
 }
 
 int runDaemon(const DaemonOptions& options) {
+  // One malloc arena: memvisord's work is on one thread, and the few others (the metrics
+  // endpoint's, the threshold registrar's) allocate little. Each extra arena would keep its
+  // own pages resident for good, a few hundred KiB apiece.
+  ::mallopt(M_ARENA_MAX, 1);
+  // A fixed mmap threshold: large buffers (a status answer for a thousand bots) are mapped
+  // and unmapped, instead of glibc raising the threshold after the first and carving every
+  // later one out of the heap, where it stays.
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   auto loaded = loadAndValidate(options.config_path);
   if (!loaded) {
     for (const auto& l : config::errorLines(loaded.error())) std::cerr << l << "\n";

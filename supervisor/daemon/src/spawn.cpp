@@ -102,7 +102,11 @@ Result<SpawnedProcess> spawnProcess(const SpawnSpec& spec) {
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
-  for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  const std::vector<std::string> merged =
+      spec.env.empty() ? mergeEnvironment(spec.env_overrides) : std::vector<std::string>{};
+  for (const auto& e : spec.env.empty() ? merged : spec.env) {
+    envp.push_back(const_cast<char*>(e.c_str()));
+  }
   envp.push_back(nullptr);
 
   int pipefd[2];

@@ -138,7 +138,7 @@ ProcessOptions SupervisedBot::processOptions() const {
   env.emplace_back("MEMVISOR_SOCKET", env_.bot_socket);
   env.emplace_back("MEMVISOR_BOT_NAME", config_.name);
   o.spawn.argv = attach ? config_.attach.restart_command : config_.spawn.command;
-  o.spawn.env = mergeEnvironment(env);
+  o.spawn.env_overrides = std::move(env);
   o.spawn.cwd = config_.spawn.cwd;
   if (!config_.spawn.user.empty()) o.spawn.user = config_.spawn.user;
   if (attach && config_.attach.by != config::AttachBy::kConnect) {

@@ -1,6 +1,7 @@
 // All bots, the bot socket's binding of connections to bots, the control backend, reload.
 #include "memvisor/daemon/supervisor.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -10,6 +11,10 @@
 #include "memvisor/config/units.hpp"
 
 namespace memvisor::daemon {
+
+namespace {
+constexpr std::size_t kTrimAfterStatusOf = 64;  // bots
+}  // namespace
 
 namespace asio = boost::asio;
 
@@ -167,6 +172,9 @@ void Supervisor::pumpStarts() {
   }
   if (starting_all_) {
     starting_all_ = false;
+    // Parsing the config and starting every bot left freed heap behind (the YAML tree, a
+    // thousand spawns' argument vectors): give it back before the long idle stretch.
+    ::malloc_trim(0);
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start_began_);
     const std::size_t fds = countOpenFds(options_.paths);
@@ -396,7 +404,11 @@ void Supervisor::onRequest(const proto::StatusRequest& req, const Reply& reply) 
       res.bots.push_back(b->status());
     }
   }
+  const bool large = res.bots.size() > kTrimAfterStatusOf;
   reply(res);
+  // A status of a thousand bots builds a few MiB of short-lived JSON nodes between the
+  // long-lived ones; without a trim, each such answer leaves memvisord's heap larger.
+  if (large) asio::post(io_, [] { ::malloc_trim(0); });
 }
 
 void Supervisor::onRequest(const proto::RunRequest& req, const Reply& reply) {

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "memvisor/daemon/pidfd.hpp"
@@ -15,7 +16,10 @@ namespace memvisor::daemon {
 
 struct SpawnSpec {
   std::vector<std::string> argv;    // argv[0] is searched in PATH when it has no '/'
-  std::vector<std::string> env;     // the complete environment, "KEY=value"
+  // The complete environment, "KEY=value"; empty: memvisord's own with env_overrides on top,
+  // merged at the spawn (a thousand bots do not each keep a copy of memvisord's environment).
+  std::vector<std::string> env;
+  std::vector<std::pair<std::string, std::string>> env_overrides;
   std::string cwd;                  // empty = inherit
   std::optional<std::string> user;  // run as this user (name or numeric uid); needs root
   std::string cgroup_procs_path;    // v1/v2 "cgroup.procs" to join before exec; empty = none
