@@ -82,6 +82,16 @@ Supervisor::Supervisor(asio::io_context& io, journal::Journal& journal, Signalle
   env_.registrar = options_.registrar;
 }
 
+config::Config Supervisor::runningConfig() const {
+  config::Config out = config_;
+  out.bots.clear();
+  for (const auto& name : order_) {
+    auto it = bots_.find(name);
+    if (it != bots_.end()) out.bots.push_back(it->second->config());
+  }
+  return out;
+}
+
 Supervisor::~Supervisor() {
   *alive_ = false;
   if (server_) server_->stop();
@@ -98,6 +108,10 @@ Result<void> Supervisor::start() {
   start_began_ = std::chrono::steady_clock::now();
   starting_all_ = true;
   for (const auto& bc : config_.bots) addBot(bc, "memvisord start");
+  // From here on each bot's entry lives in its SupervisedBot (runningConfig() gathers them):
+  // a thousand bots' configs are not kept twice.
+  config_.bots.clear();
+  config_.bots.shrink_to_fit();
   return okResult();
 }
 
@@ -270,7 +284,7 @@ proto::ReloadResult Supervisor::reload() {
             fields);
     return result;
   }
-  const config::ConfigDiff diff = config::diffConfigs(config_, loaded.value());
+  const config::ConfigDiff diff = config::diffConfigs(runningConfig(), loaded.value());
   config::Config next = std::move(loaded.value());
   for (const auto& name : diff.removed_bots) removeBot(name, "removed from the config");
   for (const auto& name : diff.changed_bots) {
@@ -293,7 +307,6 @@ proto::ReloadResult Supervisor::reload() {
     bot->applyConfig(*bc);
     restored.push_back(line);
   }
-  config_.bots = next.bots;
   config_.source = next.source;
   for (const auto& name : diff.added_bots) {
     if (const auto* bc = next.findBot(name)) addBot(*bc, "added by reload");

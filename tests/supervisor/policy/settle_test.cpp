@@ -53,9 +53,21 @@ TEST(Settle, CountsSamplesTakenBeforeTheReply) {
   EXPECT_FALSE(s.add(205 * kMiB, t0 + 400ms));
   s.replied(100 * kMiB, t0 + 500ms);
   EXPECT_FALSE(s.add(206 * kMiB, t0 + 700ms));
-  EXPECT_FALSE(s.add(207 * kMiB, t0 + 900ms));
-  EXPECT_TRUE(s.add(208 * kMiB, t0 + 1100ms));
+  // Quiet since 400 ms, and the announced release seen: the third quiet sample ends it, as the
+  // bot's own settle (same rule) ended before its reply.
+  EXPECT_TRUE(s.add(207 * kMiB, t0 + 900ms));
   EXPECT_EQ(s.freed(), 100 * kMiB);
+}
+
+TEST(Settle, AReplyWithoutQuietSamplesBeforeItStillWaitsForThree) {
+  Settle s(300 * kMiB, 300 * kMiB, SettleRule{}, t0);
+  EXPECT_FALSE(s.add(250 * kMiB, t0 + 200ms));  // still falling at the reply
+  s.replied(60 * kMiB, t0 + 250ms);
+  EXPECT_FALSE(s.add(240 * kMiB, t0 + 400ms));
+  EXPECT_FALSE(s.add(240 * kMiB, t0 + 600ms));
+  EXPECT_FALSE(s.add(241 * kMiB, t0 + 800ms));
+  EXPECT_TRUE(s.add(241 * kMiB, t0 + 1000ms));
+  EXPECT_EQ(s.freed(), 60 * kMiB);
 }
 
 }  // namespace

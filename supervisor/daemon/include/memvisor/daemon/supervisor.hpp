@@ -51,7 +51,8 @@ class Supervisor : public control::ControlBackend {
   void handle(const proto::ControlRequest& request, Reply reply) override;
   Result<void> checkBot(const std::string& bot) const override;
 
-  const config::Config& config() const { return config_; }
+  // The daemon section as loaded, and every bot's entry as it runs now (after reloads).
+  config::Config runningConfig() const;
   SupervisedBot* find(const std::string& name);
   std::vector<SupervisedBot*> bots();
 

@@ -12,6 +12,8 @@
 
 namespace memvisor::policy {
 
+// The Node.js client's settleRss (bot/node/lib/figures.js) follows the same rule, so that the
+// bot's figure and memvisord's describe the same window.
 struct SettleRule {
   std::chrono::milliseconds step{200};   // between samples
   std::chrono::milliseconds max{3000};   // bound after the reply
@@ -27,9 +29,10 @@ class Settle {
   using TimePoint = std::chrono::steady_clock::time_point;
   // `before`: the figure when the action was sent; `at_reply`: the first sample after it.
   Settle(config::Bytes before, config::Bytes at_reply, SettleRule rule, TimePoint start);
-  // The bot has answered: from now on the settle rules apply (bound and quiet samples count
-  // from here), with `expect` what the bot says it freed. Samples added before (during the
-  // action) count for the lowest figure: under traffic the release can come before the reply.
+  // The bot has answered: the bound counts from here, with `expect` what the bot says it
+  // freed. Samples added before (during the action and the bot's own settle) count for the
+  // lowest figure and for the quiet samples: under traffic the release can come before the
+  // reply, and the bot's settle follows the same rule, so the two figures cover one window.
   void replied(config::Bytes expect, TimePoint now);
   // Adds a sample; true once the figure has settled (or the bound has passed).
   bool add(config::Bytes bytes, TimePoint now);
