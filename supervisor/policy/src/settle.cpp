@@ -10,9 +10,9 @@ Settle::Settle(config::Bytes before, config::Bytes at_reply, SettleRule rule, Ti
 void Settle::replied(config::Bytes expect, TimePoint now) {
   rule_.expect = expect;
   start_ = now;
-  // The quiet samples taken while the bot was settling count: the bot ends its own settle by
-  // the same rule (the clients' settleRss), so memvisord's window ends with the bot's, one
-  // sample after the reply, instead of catching releases the bot's figure cannot include.
+  // The quiet samples taken while the bot was settling count: a bot that ended its own settle
+  // on quiet samples (the Node client's settleRss) has memvisord's window end with it, one
+  // sample after the reply, instead of catching traffic the bot's figure does not include.
 }
 
 bool Settle::add(config::Bytes bytes, TimePoint now) {

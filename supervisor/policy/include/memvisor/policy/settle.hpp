@@ -12,8 +12,8 @@
 
 namespace memvisor::policy {
 
-// The Node.js client's settleRss (bot/node/lib/figures.js) follows the same rule, so that the
-// bot's figure and memvisord's describe the same window.
+// The Node.js client's settleRss (bot/node/lib/figures.js) ends on the same kind of rule
+// (three quiet samples, the announced release half seen, a 3 s bound), with 50 ms steps.
 struct SettleRule {
   std::chrono::milliseconds step{200};   // between samples
   std::chrono::milliseconds max{3000};   // bound after the reply
@@ -32,7 +32,8 @@ class Settle {
   // The bot has answered: the bound counts from here, with `expect` what the bot says it
   // freed. Samples added before (during the action and the bot's own settle) count for the
   // lowest figure and for the quiet samples: under traffic the release can come before the
-  // reply, and the bot's settle follows the same rule, so the two figures cover one window.
+  // reply, and a bot whose own settle already saw the figure quiet has its window end here
+  // too, one sample later.
   void replied(config::Bytes expect, TimePoint now);
   // Adds a sample; true once the figure has settled (or the bound has passed).
   bool add(config::Bytes bytes, TimePoint now);
