@@ -39,6 +39,8 @@ constexpr milliseconds kFarSlowInterval{10'000};
 constexpr milliseconds kKernelWatchedSlowInterval{30'000};
 constexpr milliseconds kNearDecision{1'000};
 constexpr milliseconds kPollAfterWake{10'000};
+constexpr milliseconds kLoading{2'000};
+constexpr milliseconds kLoadingSampleEvery{100};
 // Sample timers further out than kAlignAbove are aligned to kAlignGrid (see scheduleSample).
 constexpr milliseconds kAlignAbove{100};
 constexpr milliseconds kAlignGrid{10};
@@ -280,6 +282,7 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
   // for its first seconds, as after a kernel notification.
   woke_at_.reset();
   poll_until_ = now + kPollAfterWake;
+  loading_until_ = now + kLoading;
   // Detection first: it finds the bot's group and whether it is the bot's own. A shared group's
   // usage and OOM kills describe other processes: the sampler leaves them alone.
   armDetection(pid);
@@ -493,6 +496,10 @@ void SupervisedBot::sampleNow() {
   if (woke_at_ && now - *woke_at_ < policy_.poll_min && delay > kMinSampleSpacing) {
     delay = kMinSampleSpacing;
   }
+  // The first sample comes right after exec, before the dynamic loader and the runtime have
+  // mapped much (128 KiB for the reference bot): while the bot loads, no figure stays that
+  // stale for a whole headroom interval.
+  if (now < loading_until_ && delay > kLoadingSampleEvery) delay = kLoadingSampleEvery;
   last_delay_ = delay;
   scheduleSample(delay);
 }
