@@ -22,6 +22,15 @@ namespace {
 
 constexpr std::uint64_t kMiB = 1024 * 1024;
 
+// A test-created group with an allocating child in it. Members end in reverse order: the
+// child is killed and reaped (its destructor) before the group is removed.
+struct GroupWithChild {
+  testing::V1TestCgroup cgroup;
+  testing::AllocatorChild child;
+  bool joined = cgroup.ok() && cgroup.addProcess(child.pid());
+  std::uint64_t threshold = joined ? cgroup.usage() + 8 * kMiB : 0;  // 8 MiB above usage
+};
+
 TEST(V1ThresholdWatcher, FiresForEachThresholdAChildAllocatesPast) {
   testing::V1TestCgroup cgroup;
   if (!cgroup.ok()) GTEST_SKIP() << cgroup.reason();
@@ -65,11 +74,10 @@ TEST(V1ThresholdWatcher, FiresForEachThresholdAChildAllocatesPast) {
 }
 
 TEST(V1ThresholdWatcher, NeverCallsBackAfterStop) {
-  testing::V1TestCgroup cgroup;
-  if (!cgroup.ok()) GTEST_SKIP() << cgroup.reason();
-  testing::AllocatorChild child;
-  ASSERT_TRUE(cgroup.addProcess(child.pid()));
-  const std::uint64_t threshold = cgroup.usage() + 8 * kMiB;
+  GroupWithChild g;
+  if (!g.cgroup.ok()) GTEST_SKIP() << g.cgroup.reason();
+  ASSERT_TRUE(g.joined);
+  auto& [cgroup, child, joined, threshold] = g;
   boost::asio::io_context io;
   int calls = 0;
   auto watcher = V1ThresholdWatcher::create(io, cgroup.dir(), {threshold},
@@ -80,16 +88,13 @@ TEST(V1ThresholdWatcher, NeverCallsBackAfterStop) {
   ASSERT_GT(cgroup.usage(), threshold);
   io.run();  // returns once the aborted reads complete: the eventfds are closed
   EXPECT_EQ(calls, 0);
-  ::kill(child.pid(), SIGKILL);
-  child.reap();
 }
 
 TEST(V1ThresholdWatcher, OnARegistrarArmsOffTheLoopThenFires) {
-  testing::V1TestCgroup cgroup;
-  if (!cgroup.ok()) GTEST_SKIP() << cgroup.reason();
-  testing::AllocatorChild child;
-  ASSERT_TRUE(cgroup.addProcess(child.pid()));
-  const std::uint64_t threshold = cgroup.usage() + 8 * kMiB;
+  GroupWithChild g;
+  if (!g.cgroup.ok()) GTEST_SKIP() << g.cgroup.reason();
+  ASSERT_TRUE(g.joined);
+  auto& [cgroup, child, joined, threshold] = g;
   boost::asio::io_context io;
   ThresholdRegistrar registrar(4);
   std::vector<Event> events;
@@ -108,16 +113,13 @@ TEST(V1ThresholdWatcher, OnARegistrarArmsOffTheLoopThenFires) {
       << "usage " << cgroup.usage() << " threshold " << threshold;
   EXPECT_EQ(events[0].threshold_bytes, threshold);
   (*watcher)->stop();
-  ::kill(child.pid(), SIGKILL);
-  child.reap();
 }
 
 TEST(V1ThresholdWatcher, StoppedBeforeItsRegistrationIsWrittenStaysSilent) {
-  testing::V1TestCgroup cgroup;
-  if (!cgroup.ok()) GTEST_SKIP() << cgroup.reason();
-  testing::AllocatorChild child;
-  ASSERT_TRUE(cgroup.addProcess(child.pid()));
-  const std::uint64_t threshold = cgroup.usage() + 8 * kMiB;
+  GroupWithChild g;
+  if (!g.cgroup.ok()) GTEST_SKIP() << g.cgroup.reason();
+  ASSERT_TRUE(g.joined);
+  auto& [cgroup, child, joined, threshold] = g;
   boost::asio::io_context io;
   int calls = 0, armed_calls = 0;
   {
@@ -126,15 +128,13 @@ TEST(V1ThresholdWatcher, StoppedBeforeItsRegistrationIsWrittenStaysSilent) {
         io, cgroup.dir(), {threshold}, [&](const Event&) { ++calls; }, &registrar,
         [&](const Result<void>&) { ++armed_calls; });
     ASSERT_TRUE(watcher.ok()) << watcher.error().message;
-    (*watcher)->stop();  // the job may still write the registration: through its own copies
+    (*watcher)->stop();  // the job may still register: its eventfds close when it finds that
   }  // the registrar's threads are joined: every job ran or was dropped
   ASSERT_TRUE(child.grow(16));
   ASSERT_GT(cgroup.usage(), threshold);
   io.run();
   EXPECT_EQ(calls, 0);
   EXPECT_EQ(armed_calls, 0);
-  ::kill(child.pid(), SIGKILL);
-  child.reap();
 }
 
 TEST(ThresholdRegistrar, RunsJobsOnAtMostItsThreadsWhichExitWhenIdle) {
