@@ -7,9 +7,8 @@ namespace memvisor::policy {
 Settle::Settle(config::Bytes before, config::Bytes at_reply, SettleRule rule, TimePoint start)
     : before_(before), last_(at_reply), lowest_(at_reply), rule_(rule), start_(start) {}
 
-void Settle::replied(config::Bytes expect, TimePoint now) {
+void Settle::replied(config::Bytes expect, TimePoint /*now*/) {
   rule_.expect = expect;
-  start_ = now;
   // The quiet samples taken while the bot was settling count: a bot that ended its own settle
   // on quiet samples (the Node client's settleRss) has memvisord's window end with it, one
   // sample after the reply, instead of catching traffic the bot's figure does not include.

@@ -59,6 +59,21 @@ TEST(Settle, CountsSamplesTakenBeforeTheReply) {
   EXPECT_EQ(s.freed(), 100 * kMiB);
 }
 
+// The bot settled for its full 3 s (under traffic V8 had not returned half the heap yet)
+// and replied after the bound: memvisord's window ends with the bot's, at the next sample,
+// not 3 s later with pages the bot's figure could not include.
+TEST(Settle, ABotThatSettledPastTheBoundEndsItAtTheNextSample) {
+  SettleRule r;
+  Settle s(350 * kMiB, 350 * kMiB, r, t0);
+  for (int i = 1; i <= 15; ++i) {  // to the bound, 3 s after the send
+    EXPECT_FALSE(s.done(t0 + i * 200ms - 1ms)) << i;
+    s.add((350 - i) * kMiB, t0 + i * 200ms);  // 1 MiB a sample: never quiet
+  }
+  s.replied(160 * kMiB, t0 + 3300ms);
+  EXPECT_TRUE(s.add(300 * kMiB, t0 + 3400ms));
+  EXPECT_EQ(s.freed(), 50 * kMiB);
+}
+
 TEST(Settle, AReplyWithoutQuietSamplesBeforeItStillWaitsForThree) {
   Settle s(300 * kMiB, 300 * kMiB, SettleRule{}, t0);
   EXPECT_FALSE(s.add(250 * kMiB, t0 + 200ms));  // still falling at the reply
