@@ -132,8 +132,8 @@ void SupervisedBot::execute(const policy::Intent& intent) {
       pending->duration_ms = r.duration_ms;
       pending->reply = *r.reply;
       pending->replied = true;
-      pending->settle.replied(std::max<std::int64_t>(0, r.reply->heap_freed_bytes.value_or(r.reply->freed_bytes)),
-                              now());
+      pending->settle.replied(
+          std::max<std::int64_t>(0, r.reply->heap_freed_bytes.value_or(r.reply->freed_bytes)));
       return;
     }
     if (pending) pending->cancelled = true;

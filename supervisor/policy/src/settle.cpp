@@ -7,7 +7,7 @@ namespace memvisor::policy {
 Settle::Settle(config::Bytes before, config::Bytes at_reply, SettleRule rule, TimePoint start)
     : before_(before), last_(at_reply), lowest_(at_reply), rule_(rule), start_(start) {}
 
-void Settle::replied(config::Bytes expect, TimePoint /*now*/) {
+void Settle::replied(config::Bytes expect) {
   rule_.expect = expect;
   // The quiet samples taken while the bot was settling count: a bot that ended its own settle
   // on quiet samples (the Node client's settleRss) has memvisord's window end with it, one

@@ -51,7 +51,7 @@ TEST(Settle, CountsSamplesTakenBeforeTheReply) {
   Settle s(300 * kMiB, 300 * kMiB, SettleRule{}, t0);
   EXPECT_FALSE(s.add(200 * kMiB, t0 + 200ms));  // released during the bot's settle
   EXPECT_FALSE(s.add(205 * kMiB, t0 + 400ms));
-  s.replied(100 * kMiB, t0 + 500ms);
+  s.replied(100 * kMiB);
   EXPECT_FALSE(s.add(206 * kMiB, t0 + 700ms));
   // Quiet since 400 ms, and the announced release seen: the third quiet sample ends it, as the
   // bot's own settle (same rule) ended before its reply.
@@ -69,7 +69,7 @@ TEST(Settle, ABotThatSettledPastTheBoundEndsItAtTheNextSample) {
     EXPECT_FALSE(s.done(t0 + i * 200ms - 1ms)) << i;
     s.add((350 - i) * kMiB, t0 + i * 200ms);  // 1 MiB a sample: never quiet
   }
-  s.replied(160 * kMiB, t0 + 3300ms);
+  s.replied(160 * kMiB);  // at 3.3 s, past the bound
   EXPECT_TRUE(s.add(300 * kMiB, t0 + 3400ms));
   EXPECT_EQ(s.freed(), 50 * kMiB);
 }
@@ -77,7 +77,7 @@ TEST(Settle, ABotThatSettledPastTheBoundEndsItAtTheNextSample) {
 TEST(Settle, AReplyWithoutQuietSamplesBeforeItStillWaitsForThree) {
   Settle s(300 * kMiB, 300 * kMiB, SettleRule{}, t0);
   EXPECT_FALSE(s.add(250 * kMiB, t0 + 200ms));  // still falling at the reply
-  s.replied(60 * kMiB, t0 + 250ms);
+  s.replied(60 * kMiB);
   EXPECT_FALSE(s.add(240 * kMiB, t0 + 400ms));
   EXPECT_FALSE(s.add(240 * kMiB, t0 + 600ms));
   EXPECT_FALSE(s.add(241 * kMiB, t0 + 800ms));

@@ -40,7 +40,7 @@ class Settle {
   // lowest figure and for the quiet samples: under traffic the release can come before the
   // reply, and a bot whose own settle already saw the figure quiet has its window end here
   // too, one sample later.
-  void replied(config::Bytes expect, TimePoint now);
+  void replied(config::Bytes expect);
   // Adds a sample; true once the figure has settled (or the bound has passed).
   bool add(config::Bytes bytes, TimePoint now);
   bool done(TimePoint now) const;
