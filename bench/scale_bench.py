@@ -11,6 +11,9 @@ memvisord in a temp dir with that many spawned bots and reports:
   fds             memvisord's open files once all run (and per bot)
   status_ms       wall time of a whole `memvisorctl status` run (connect, handshake,
                   answer, table), median and p90 of --repeat runs; same for `status --json`
+  scrape_ms       wall time of one GET /metrics (the endpoint is on, as in production),
+                  median of --repeat scrapes taken after the steady state; scrape_kib and
+                  series: the size of one answer and its samples
 
 Idle bots are `/bin/sleep`; growing bots are the reference bot leaking --grow-rate a second
 under a 64 MiB limit, so they cross thresholds, get actions and restarts during the run.
@@ -22,6 +25,8 @@ printed with them). Usage:
 import argparse
 import json
 import os
+import socket
+import urllib.request
 import shutil
 import signal
 import statistics
@@ -57,8 +62,15 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-def write_config(d, n, growing, bot_bin, grow_rate):
-    lines = ["daemon:", f"  bot_socket: {d}/bot.sock", f"  control_socket: {d}/ctl.sock", "bots:"]
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(d, n, growing, bot_bin, grow_rate, port):
+    lines = ["daemon:", f"  bot_socket: {d}/bot.sock", f"  control_socket: {d}/ctl.sock",
+             f"  metrics_listen: 127.0.0.1:{port}", "bots:"]
     for i in range(1, n + 1):
         lines.append(f"  - name: b{i:04d}")
         if i <= growing:
@@ -87,7 +99,8 @@ def pct(values, q):
 
 def run_scenario(name, n, growing, args):
     d = tempfile.mkdtemp(prefix=f"memvisor-scale-{name}-")
-    cfg = write_config(d, n, growing, args.bot, args.grow_rate)
+    port = free_port()
+    cfg = write_config(d, n, growing, args.bot, args.grow_rate, port)
     log = open(os.path.join(d, "memvisord.log"), "w")
     t0 = time.monotonic()
     daemon = subprocess.Popen([args.memvisord, "--config", cfg, "--log-format", "json"],
@@ -136,6 +149,16 @@ def run_scenario(name, n, growing, args):
                 times.append(ms)
             out[f"{label}_ms_median"] = round(statistics.median(times), 1)
             out[f"{label}_ms_p90"] = round(pct(times, 0.9), 1)
+        times = []
+        for _ in range(args.repeat):
+            t0 = time.monotonic()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
+                body = resp.read()
+            times.append((time.monotonic() - t0) * 1000.0)
+        out["scrape_ms_median"] = round(statistics.median(times), 1)
+        out["scrape_kib"] = round(len(body) / 1024.0)
+        out["series"] = sum(1 for line in body.decode().splitlines()
+                            if line.startswith("memvisor_"))
         r, _ = ctl(args.memvisorctl, d, "status", "--json")
         bots = json.loads(r.stdout)["bots"]
         out["listed"] = len(bots)
@@ -181,7 +204,7 @@ def main():
         print(json.dumps(results[-1]), file=sys.stderr)
     cols = ["scenario", "start_s", "start_journal_ms", "cpu_pct", "rss_mib_median", "rss_mib_max",
             "fds", "fds_per_bot", "status_ms_median", "status_ms_p90", "status_json_ms_median",
-            "status_json_ms_p90", "listed", "restarts", "load_before", "load_after"]
+            "status_json_ms_p90", "scrape_ms_median", "scrape_kib", "series", "listed", "restarts", "load_before", "load_after"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in results:

@@ -256,7 +256,7 @@ int runDaemon(const DaemonOptions& options) {
              "metrics endpoint " + cfg.daemon.metrics_listen + ": " + e.what());
       return kExitSelfCheck;
     }
-    exposer->RegisterCollectable(metrics->registry());
+    exposer->RegisterCollectable(metrics->collectable());
   }
   Supervisor::Options so;
   so.paths = options.paths;

@@ -88,8 +88,8 @@ SupervisedBot::SupervisedBot(BotEnv& env, config::BotConfig config)
       oom_kills_ = c.oom_kills;
       actions_ = c.actions;
       if (series_) {
-        series_->restarts->Increment(static_cast<double>(c.restarts));
-        series_->oom_kills->Increment(static_cast<double>(c.oom_kills));
+        env_.metrics->add(*series_, Series::kRestarts, static_cast<double>(c.restarts));
+        env_.metrics->add(*series_, Series::kOomKills, static_cast<double>(c.oom_kills));
         env_.metrics->restoreActions(config_.name, c);
       }
     }
@@ -165,7 +165,7 @@ BotProcess::Hooks SupervisedBot::processHooks() {
                                                               : proto::Level::kInfo;
     journal("state", level, std::string(toString(from)) + " -> " + toString(to) + ": " + reason,
             {{"from", toString(from)}, {"to", toString(to)}});
-    if (series_) series_->fatal->Set(to == ProcessState::kFatal ? 1 : 0);
+    if (series_) env_.metrics->set(*series_, Series::kFatal, to == ProcessState::kFatal ? 1 : 0);
   };
   h.on_started = [this](pid_t pid, bool owned) { onStarted(pid, owned); };
   h.on_exit = [this](pid_t pid, const ExitInfo& info, milliseconds ran_for, bool expected) {
@@ -295,8 +295,8 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
   last_metric_.reset();
   figures_.start();
   if (series_) {
-    series_->up->Set(1);
-    if (started_once_) series_->restarts->Increment();
+    env_.metrics->set(*series_, Series::kUp, 1);
+    if (started_once_) env_.metrics->add(*series_, Series::kRestarts, 1);
   }
   if (started_once_) countersChanged();
   started_once_ = true;
@@ -334,7 +334,7 @@ void SupervisedBot::onExited(pid_t pid, const ExitInfo& info, milliseconds ran_f
   awaiting_.reset();
   deferred_.reset();
   if (series_) {
-    series_->up->Set(0);  // the policy state is renewed when the next incarnation starts
+    env_.metrics->set(*series_, Series::kUp, 0);  // the policy state is renewed when the next incarnation starts
     publishFigures(false);  // no process, no figures: the series go until the next sample
   }
   detection_.stop();
@@ -505,7 +505,7 @@ void SupervisedBot::sampleNow() {
 }
 
 void SupervisedBot::publishLimit() {
-  series_->limit->Set(static_cast<double>(policy_.limit));
+  env_.metrics->set(*series_, Series::kLimit, static_cast<double>(policy_.limit));
   const auto at = policy::thresholdBytes(policy_);
   std::vector<std::pair<std::string, double>> by_action;
   for (std::size_t i = 0; i < at.size() && i < policy_.thresholds.size(); ++i) {
@@ -544,7 +544,7 @@ void SupervisedBot::checkOom(std::uint64_t count, const std::string& when) {
   const auto delta = static_cast<std::int64_t>(count - *oom_baseline_);
   oom_baseline_ = count;
   oom_kills_ += delta;
-  if (series_) series_->oom_kills->Increment(static_cast<double>(delta));
+  if (series_) env_.metrics->add(*series_, Series::kOomKills, static_cast<double>(delta));
   countersChanged();
   journal("oom_kill", proto::Level::kError,
           "the kernel OOM-killed " + std::to_string(delta) +

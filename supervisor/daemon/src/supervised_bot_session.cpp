@@ -39,7 +39,7 @@ Result<void> SupervisedBot::bind(const std::shared_ptr<BotSession>& session) {
                                  "\" from pid " + std::to_string(session->peer().pid));
   }
   session_ = session;
-  if (series_) series_->connected->Set(1);
+  if (series_) env_.metrics->set(*series_, Series::kConnected, 1);
   liveness_.attach(session);
   std::string caps;
   for (const auto& c : session->hello().capabilities) caps += (caps.empty() ? "" : ",") + c;
@@ -65,7 +65,7 @@ void SupervisedBot::onSessionClosed(const std::shared_ptr<BotSession>& session,
                                     const std::string& reason) {
   if (session_ != session) return;
   session_.reset();
-  if (series_) series_->connected->Set(0);
+  if (series_) env_.metrics->set(*series_, Series::kConnected, 0);
   const bool was_hung = liveness_.state().hung();
   liveness_.detach();
   if (figure_series_) {

@@ -1,14 +1,13 @@
 // FigureMetrics: a bot's own figures, liveness and alert series, read back through
-// Registry::Collect(). Unknown figures have no series (never a 0 that looks measured).
+// SeriesTable::Collect(). Unknown figures have no series (never a 0 that looks measured).
 #include "memvisor/daemon/figure_metrics.hpp"
 
 #include <gtest/gtest.h>
-#include <prometheus/registry.h>
 
 namespace memvisor::daemon {
 namespace {
 
-std::optional<double> valueOf(prometheus::Registry& r, const std::string& family,
+std::optional<double> valueOf(const SeriesTable& r, const std::string& family,
                               const std::map<std::string, std::string>& labels) {
   for (const auto& f : r.Collect()) {
     if (f.name != family) continue;
@@ -38,7 +37,7 @@ proto::Stats sample() {
 }
 
 TEST(FigureMetrics, NoStatsNoSeriesThenEveryFigureTheBotSends) {
-  prometheus::Registry r;
+  SeriesTable r;
   FigureMetrics m(r);
   const std::map<std::string, std::string> bot{{"bot", "amayo"}};
   EXPECT_FALSE(valueOf(r, "memvisor_bot_heap_used_bytes", bot));
@@ -54,7 +53,7 @@ TEST(FigureMetrics, NoStatsNoSeriesThenEveryFigureTheBotSends) {
 }
 
 TEST(FigureMetrics, StaleFiguresVanishAndACacheNoLongerReportedGoes) {
-  prometheus::Registry r;
+  SeriesTable r;
   FigureMetrics m(r);
   const std::map<std::string, std::string> bot{{"bot", "amayo"}};
   m.stats("amayo", sample());
@@ -76,7 +75,7 @@ TEST(FigureMetrics, StaleFiguresVanishAndACacheNoLongerReportedGoes) {
 }
 
 TEST(FigureMetrics, HungAndAlertsCountFromZeroOnceEnabled) {
-  prometheus::Registry r;
+  SeriesTable r;
   FigureMetrics m(r);
   const std::map<std::string, std::string> bot{{"bot", "amayo"}};
   m.livenessEnabled("amayo", true);

@@ -1,4 +1,4 @@
-// Metrics: the series memvisord exposes, read back through Registry::Collect().
+// Metrics: the series memvisord exposes, read back through Metrics::collect().
 #include "memvisor/daemon/metrics.hpp"
 
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@ namespace {
 // The value of the series of `family` whose labels include all of `labels`; nullopt if none.
 std::optional<double> valueOf(const Metrics& m, const std::string& family,
                               const std::map<std::string, std::string>& labels) {
-  for (const auto& f : m.registry()->Collect()) {
+  for (const auto& f : m.collect()) {
     if (f.name != family) continue;
     for (const auto& metric : f.metric) {
       bool match = true;
@@ -32,9 +32,9 @@ TEST(Metrics, ExposesABotsFiguresAndActionsUnderStableNames) {
   Metrics m;
   auto& s = m.bot("amayo");
   m.figure("amayo", Metrics::Figure::kRss, 300.0 * 1024 * 1024);
-  s.limit->Set(384.0 * 1024 * 1024);
-  s.up->Set(1);
-  s.restarts->Increment();
+  m.set(s, Series::kLimit, 384.0 * 1024 * 1024);
+  m.set(s, Series::kUp, 1);
+  m.add(s, Series::kRestarts, 1);
   m.action("amayo", "compact", "ok", 200 << 20);
   m.action("amayo", "compact", "ok", 50 << 20);
   m.action("amayo", "trim", "timeout", 0);
@@ -101,7 +101,7 @@ TEST(Metrics, RemovesEveryOneOfABotsSeriesWhenTheBotGoesAway) {
   m.action("gone", "sweep", "ok", 10);
   m.thresholds("gone", {{"trim", 1}});
   m.removeBot("gone");
-  for (const auto& f : m.registry()->Collect()) {
+  for (const auto& f : m.collect()) {
     for (const auto& metric : f.metric) {
       for (const auto& l : metric.label) {
         EXPECT_FALSE(l.name == "bot" && l.value == "gone") << f.name;
@@ -112,7 +112,7 @@ TEST(Metrics, RemovesEveryOneOfABotsSeriesWhenTheBotGoesAway) {
 }
 
 // memvisord's one place with threads besides the io_context: prometheus-cpp's Exposer
-// collects the registry on its HTTP threads while the event loop sets series and adds and
+// collects the series table on its HTTP threads while the event loop sets series and adds and
 // removes bots. Run by the tsan preset (ctest tsan_daemon_threads) to catch any race.
 TEST(Metrics, CanBeCollectedFromAnotherThreadWhileTheLoopUpdatesAndRemovesBots) {
   Metrics m;
@@ -120,7 +120,7 @@ TEST(Metrics, CanBeCollectedFromAnotherThreadWhileTheLoopUpdatesAndRemovesBots) 
   std::atomic<int> scrapes{0};
   std::thread scraper([&] {
     while (!stop.load()) {
-      for (const auto& f : m.registry()->Collect()) (void)f.metric.size();
+      for (const auto& f : m.collect()) (void)f.metric.size();
       scrapes.fetch_add(1);
     }
   });
@@ -128,8 +128,8 @@ TEST(Metrics, CanBeCollectedFromAnotherThreadWhileTheLoopUpdatesAndRemovesBots) 
     const std::string name = "bot" + std::to_string(i % 7);
     auto& s = m.bot(name);
     m.figure(name, Metrics::Figure::kRss, i);  // figures are created when first known
-    s.up->Set(i % 2);
-    s.restarts->Increment();
+    m.set(s, Series::kUp, i % 2);
+    m.add(s, Series::kRestarts, 1);
     m.action(name, "trim", "ok", i);
     if (i % 5 == 0) m.removeBot(name);
     if (i % 200 == 0) {

@@ -1,26 +1,22 @@
-// Metrics: memvisord's Prometheus series. The families are built once at start-up and the
-// supervisor loop only calls Set/Increment on kept series; a bot's series are removed when
-// the bot goes away. Served on daemon.metrics_listen by prometheus-cpp's Exposer (its HTTP
-// threads only read the registry, whose metrics are atomic: the one stated reason for
-// threads besides the io_context's).
+// Metrics: memvisord's Prometheus series, all of them per bot, kept in a SeriesTable (one row
+// of numbers a bot, families built when scraped) and removed when the bot goes away. Served
+// on daemon.metrics_listen by prometheus-cpp's Exposer, whose HTTP threads only call
+// Collect(): the one stated reason for threads besides the io_context's.
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "memvisor/daemon/saved_counters.hpp"
-
 #include "memvisor/daemon/figure_metrics.hpp"
+#include "memvisor/daemon/saved_counters.hpp"
+#include "memvisor/daemon/series_table.hpp"
 
 namespace memvisor::daemon {
 
@@ -28,28 +24,16 @@ class Metrics {
  public:
   Metrics();
 
-  struct BotSeries {
-    // memvisor_bot_memory_bytes by figure: present only while the figure is known (a bot
-    // without a visible cgroup has no working_set or cgroup series, not a 0); set through
-    // Metrics::figure.
-    prometheus::Gauge* rss = nullptr;
-    prometheus::Gauge* pss = nullptr;
-    prometheus::Gauge* working_set = nullptr;
-    prometheus::Gauge* cgroup = nullptr;
-    prometheus::Gauge* limit = nullptr;
-    prometheus::Gauge* up = nullptr;         // 1 while the bot's process runs
-    prometheus::Gauge* connected = nullptr;  // 1 while its bot session is open
-    prometheus::Gauge* fatal = nullptr;      // 1 while FATAL: memvisord gave up restarting it
-    prometheus::Counter* restarts = nullptr;
-    prometheus::Counter* oom_kills = nullptr;
-    prometheus::Gauge* detection = nullptr;  // labelled with the current path
-    std::string detection_path;
-  };
-  // The bot's series, created on first use. Its counters exist from then on, at 0
-  // (restarts, OOM kills, and every action's `ok` and freed bytes), so that rate() and
-  // increase() see the first event; figures appear when first known.
-  BotSeries& bot(const std::string& name);
+  using Bot = SeriesTable::Row;
+  // The bot's row, created on first use. Its counters exist from then on, at 0 (restarts,
+  // OOM kills, and every action's `ok` and freed bytes), so that rate() and increase() see
+  // the first event; so do limit, up, connected and fatal. Figures appear when first known.
+  Bot& bot(const std::string& name);
   void removeBot(const std::string& name);
+  // A kept row's gauges and counters (the loop's hot path: no lookup by name).
+  void set(Bot& b, Series s, double v) { table_->set(b, s, v); }
+  void add(Bot& b, Series s, double v) { table_->add(b, s, v); }
+
   enum class Figure { kRss, kPss, kWorkingSet, kCgroup };
   // Sets the bot's figure, or removes its series when the figure is unknown (nullopt).
   void figure(const std::string& bot, Figure f, std::optional<double> value);
@@ -69,28 +53,15 @@ class Metrics {
   void saveActions(const std::string& bot, BotCounters& out) const;
   void restoreActions(const std::string& bot, const BotCounters& saved);
 
-  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+  // What the Exposer scrapes, and a scrape of it now.
+  std::shared_ptr<prometheus::Collectable> collectable() const { return table_; }
+  std::vector<prometheus::MetricFamily> collect() const { return table_->Collect(); }
   // The bot's own figures, liveness and memory alert (figure_metrics.hpp).
-  FigureMetrics& figures() { return *figures_; }
+  FigureMetrics& figures() { return figures_; }
 
  private:
-  std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Gauge>& memory_;
-  prometheus::Family<prometheus::Gauge>& limit_;
-  prometheus::Family<prometheus::Gauge>& threshold_;
-  prometheus::Family<prometheus::Gauge>& up_;
-  prometheus::Family<prometheus::Gauge>& connected_;
-  prometheus::Family<prometheus::Gauge>& fatal_;
-  prometheus::Family<prometheus::Counter>& restarts_;
-  prometheus::Family<prometheus::Counter>& oom_kills_;
-  prometheus::Family<prometheus::Counter>& actions_;
-  prometheus::Family<prometheus::Counter>& freed_;
-  prometheus::Family<prometheus::Gauge>& detection_;
-  std::unique_ptr<FigureMetrics> figures_;
-  std::map<std::string, BotSeries> bots_;
-  std::map<std::string, std::vector<prometheus::Gauge*>> threshold_series_;  // by bot
-  // By bot: "action:result" -> memvisor_actions_total, "freed:action" -> freed bytes.
-  std::map<std::string, std::map<std::string, prometheus::Counter*>> action_series_;
+  std::shared_ptr<SeriesTable> table_;
+  FigureMetrics figures_;
 };
 
 }  // namespace memvisor::daemon

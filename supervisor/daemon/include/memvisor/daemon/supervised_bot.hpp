@@ -222,7 +222,7 @@ class SupervisedBot {
   std::int64_t restarts_before_ = 0;  // counted by a previous memvisord (state file)
   bool started_once_ = false;
   bool taking_over_ = false;
-  Metrics::BotSeries* series_ = nullptr;
+  Metrics::Bot* series_ = nullptr;
   FigureMetrics* figure_series_ = nullptr;
   BotFigures figures_;        // the bot's own stats, the monitor line, the memory alert
   LivenessDriver liveness_;   // pings; hung -> onLivenessChange
