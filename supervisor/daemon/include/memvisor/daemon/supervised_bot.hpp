@@ -169,6 +169,8 @@ class SupervisedBot {
   // lowest sample), the bot's figures beside it.
   std::shared_ptr<struct PendingSettle> startSettle(const policy::Intent& intent, config::Bytes before);
   void settleStep(std::shared_ptr<struct PendingSettle> pending);
+  // One settle sample; true when the settle is over (finished now, or no longer wanted).
+  bool settleSample(const std::shared_ptr<struct PendingSettle>& pending);
   void journal(const std::string& kind, proto::Level level, const std::string& message,
                std::map<std::string, std::string> fields = {});
   void journalNotes(const std::vector<policy::Note>& notes);

@@ -5,8 +5,8 @@
 // taken at once shows what the action did. Pure: the daemon feeds samples and the time.
 //
 // The window is the bot's own: it starts when the action is sent and lasts `max` (3 s, the
-// Node client's settle bound), or until one sample after the reply when the bot took longer
-// (it settled itself). A window that went on 3 s past the reply counted V8 returning pages
+// Node client's settle bound), or until the sample the daemon takes when the reply arrives,
+// when the bot took longer (it settled itself). A window that went on 3 s past the reply counted V8 returning pages
 // the bot's figure never could: in the discord.js long run memvisord said 57.9 MiB where
 // the bot said 19.2, and 37 of 56 figures were more than 10 % apart.
 #pragma once
@@ -36,10 +36,11 @@ class Settle {
   // `before`: the figure when the action was sent; `at_reply`: the first sample after it.
   Settle(config::Bytes before, config::Bytes at_reply, SettleRule rule, TimePoint start);
   // The bot has answered, with `expect` what the bot says it freed; the bound still counts
-  // from the send, so a bot that settled past it is done at the next sample. Samples added before (during the action and the bot's own settle) count for the
-  // lowest figure and for the quiet samples: under traffic the release can come before the
-  // reply, and a bot whose own settle already saw the figure quiet has its window end here
-  // too, one sample later.
+  // from the send, so a bot that settled past it is done at the next sample (the daemon
+  // takes one at the reply). Samples added before (during the action and the bot's own
+  // settle) count for the lowest figure and for the quiet samples: under traffic the release
+  // can come before the reply, and a bot whose own settle already saw the figure quiet has
+  // its window end with the reply too.
   void replied(config::Bytes expect);
   // Adds a sample; true once the figure has settled (or the bound has passed).
   bool add(config::Bytes bytes, TimePoint now);
