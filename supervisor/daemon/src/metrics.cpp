@@ -41,7 +41,10 @@ void Metrics::thresholds(const std::string& bot_name,
 }
 
 void Metrics::figure(const std::string& bot_name, Figure f, std::optional<double> value) {
-  Bot& b = bot(bot_name);
+  figure(bot(bot_name), f, value);
+}
+
+void Metrics::figure(Bot& b, Figure f, std::optional<double> value) {
   Series s = Series::kRss;
   switch (f) {
     case Figure::kRss: s = Series::kRss; break;

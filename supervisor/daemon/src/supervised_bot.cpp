@@ -526,13 +526,8 @@ void SupervisedBot::publishFigures(bool running) {
       s ? std::optional<double>(static_cast<double>(s->rss_bytes)) : std::nullopt,
       s ? value(s->pss_bytes) : std::nullopt, s ? value(s->working_set_bytes) : std::nullopt,
       s ? value(s->cgroup_usage_bytes) : std::nullopt};
-  // Only what changed: an idle bot's figures rarely do, and each update is a lookup by name.
   constexpr std::array<F, 4> kinds{F::kRss, F::kPss, F::kWorkingSet, F::kCgroup};
-  for (std::size_t i = 0; i < kinds.size(); ++i) {
-    if (published_figures_[i] == figures[i]) continue;
-    env_.metrics->figure(config_.name, kinds[i], figures[i]);
-    published_figures_[i] = figures[i];
-  }
+  for (std::size_t i = 0; i < kinds.size(); ++i) env_.metrics->figure(*series_, kinds[i], figures[i]);
 }
 
 void SupervisedBot::checkOom(std::uint64_t count, const std::string& when) {

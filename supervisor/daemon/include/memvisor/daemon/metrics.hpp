@@ -37,6 +37,7 @@ class Metrics {
   enum class Figure { kRss, kPss, kWorkingSet, kCgroup };
   // Sets the bot's figure, or removes its series when the figure is unknown (nullopt).
   void figure(const std::string& bot, Figure f, std::optional<double> value);
+  void figure(Bot& b, Figure f, std::optional<double> value);  // a kept row: no lookup
   // memvisor_actions_total{bot,action,result} and memvisor_freed_bytes_total{bot,action}.
   void action(const std::string& bot, const std::string& action, const std::string& result,
               std::int64_t freed_bytes);

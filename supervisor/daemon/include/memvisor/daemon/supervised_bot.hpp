@@ -219,7 +219,6 @@ class SupervisedBot {
   Clock::time_point poll_until_{};  // no kernel-watched schedule before (start, wake)
   Clock::time_point loading_until_{};  // sampled at least every 100 ms before (start)
   std::chrono::milliseconds last_delay_{0};  // until the sample after the last one
-  std::array<std::optional<double>, 4> published_figures_{};  // rss, pss, working set, cgroup
   std::uint64_t actions_ = 0;
   std::int64_t restarts_before_ = 0;  // counted by a previous memvisord (state file)
   bool started_once_ = false;
