@@ -280,9 +280,8 @@ void SupervisedBot::onStarted(pid_t pid, bool owned) {
   eventfd_offset_ = 0;
   // A bot that just started is loading and allocating: it is polled on the headroom schedule
   // for its first seconds, as after a kernel notification.
+  started_at_ = now;
   woke_at_.reset();
-  poll_until_ = now + kPollAfterWake;
-  loading_until_ = now + kLoading;
   // Detection first: it finds the bot's group and whether it is the bot's own. A shared group's
   // usage and OOM kills describe other processes: the sampler leaves them alone.
   armDetection(pid);
@@ -381,7 +380,6 @@ void SupervisedBot::wake(const detection::Event& event) {
   (void)event;
   const auto now = this->now();
   woke_at_ = now;
-  poll_until_ = now + kPollAfterWake;
   if (sampler_) sampler_->refreshSoon();
   if (last_sample_at_ && now - *last_sample_at_ < kMinSampleSpacing) {
     scheduleSample(
@@ -438,7 +436,9 @@ void SupervisedBot::sampleNow() {
   // crossing, so the headroom schedule takes the bot across it, and the re-arm with the fresh
   // offset puts the thresholds right again.
   const bool kernel_watches = detection_.v1 && detection_.v1->armed() &&
-                              !pending_detection_.v1 && now >= poll_until_;
+                              !pending_detection_.v1 &&
+                              now >= std::max(started_at_, woke_at_.value_or(started_at_)) +
+                                         kPollAfterWake;
   sampler_->setSlowInterval(kernel_watches ? kKernelWatchedSlowInterval
                             : last_delay_ < kNearDecision ? kSlowInterval
                                                           : kFarSlowInterval);
@@ -499,7 +499,7 @@ void SupervisedBot::sampleNow() {
   // The first sample comes right after exec, before the dynamic loader and the runtime have
   // mapped much (128 KiB for the reference bot): while the bot loads, no figure stays that
   // stale for a whole headroom interval.
-  if (now < loading_until_ && delay > kLoadingSampleEvery) delay = kLoadingSampleEvery;
+  if (now < started_at_ + kLoading && delay > kLoadingSampleEvery) delay = kLoadingSampleEvery;
   last_delay_ = delay;
   scheduleSample(delay);
 }

@@ -215,9 +215,10 @@ class SupervisedBot {
   std::optional<config::Bytes> peak_metric_;
   std::uint64_t samples_ = 0;
   std::uint64_t kernel_wakeups_ = 0;
+  // The sampling schedule's phases are read off these two: loading (the first 2 s after the
+  // start), fast after a wake (one poll.min), kernel-watched (10 s past the later of the two).
+  Clock::time_point started_at_{};           // this incarnation's start
   std::optional<Clock::time_point> woke_at_;  // the last kernel notification
-  Clock::time_point poll_until_{};  // no kernel-watched schedule before (start, wake)
-  Clock::time_point loading_until_{};  // sampled at least every 100 ms before (start)
   std::chrono::milliseconds last_delay_{0};  // until the sample after the last one
   std::uint64_t actions_ = 0;
   std::int64_t restarts_before_ = 0;  // counted by a previous memvisord (state file)
