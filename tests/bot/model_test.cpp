@@ -302,8 +302,9 @@ namespace memvisor::bot {
 namespace {
 
 // Goal-directed (protocol 1.1): on real memory (payload arena, /proc/self/statm), a target of
-// 30 MiB out of ~92 MiB of messages evicts the oldest third or so, not everything; a compact
-// with a target it cannot meet keeps the newest half.
+// 30 MiB out of ~92 MiB of messages evicts the oldest third or so, not everything, and the
+// presences older than the newest message evicted, not all of them; a compact with a target
+// it cannot meet keeps the newest half.
 TEST(Actions, ToTargetEvictsOldestFirstUntilTheTargetIsBackAndKeepsTheRest) {
   BotState s(1, 4, CacheLimits::unlimited(), PayloadLayout::kSegments);
   const std::string body(8000, 'b');
@@ -312,6 +313,7 @@ TEST(Actions, ToTargetEvictsOldestFirstUntilTheTargetIsBackAndKeepsTheRest) {
     m.created_ms = i;
     m.payload = s.arena().allocate(body);
     s.addMessage(static_cast<std::size_t>(i % 4), static_cast<std::uint64_t>(i), std::move(m));
+    if (i % 10 == 0) s.setPresence(static_cast<std::uint64_t>(i), SmallRecord{i, "online"});
   }
   const auto measure = processMeasure();
   const std::int64_t before = measure.rss();
@@ -319,7 +321,21 @@ TEST(Actions, ToTargetEvictsOldestFirstUntilTheTargetIsBackAndKeepsTheRest) {
   const std::int64_t freed = before - measure.rss();
   EXPECT_GE(freed, 30LL << 20);
   EXPECT_LT(freed, 60LL << 20) << "far more than the target";
-  const auto& msgs = out.details.back();
+  const auto detail = [&](const char* name) {
+    for (const auto& d : out.details) {
+      if (d.name == name) return d;
+    }
+    ADD_FAILURE() << "no detail for " << name;
+    return proto::CacheDetail{};
+  };
+  const auto msgs = detail(kMessages);
+  // The same age for the presences: those set with a message kept (every tenth) stay.
+  const auto presences = detail(kPresences);
+  EXPECT_EQ(presences.entries_before, 1200);
+  std::int64_t newer = 0;
+  for (std::int64_t i = 12000 - msgs.entries_after.value(); i < 12000; ++i) newer += i % 10 == 0;
+  EXPECT_EQ(presences.entries_after, newer);
+  EXPECT_GT(newer, 600);
   EXPECT_EQ(msgs.name, kMessages);
   EXPECT_EQ(msgs.entries_before, 12000);
   EXPECT_GT(msgs.entries_after, 6000);
@@ -329,7 +345,8 @@ TEST(Actions, ToTargetEvictsOldestFirstUntilTheTargetIsBackAndKeepsTheRest) {
   EXPECT_EQ(*std::min_element(times.begin(), times.end()), 12000 - msgs.entries_after.value());
 
   auto compact = runToTarget(s, 1LL << 40, 0.5, measure);
-  EXPECT_EQ(compact.details.back().entries_after, (msgs.entries_after.value() + 1) / 2);
+  EXPECT_EQ(compact.details.front().name, kMessages);
+  EXPECT_EQ(compact.details.front().entries_after, (msgs.entries_after.value() + 1) / 2);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 #include "memvisor/client/memory.hpp"
@@ -87,11 +88,6 @@ client::ActionOutcome runCompact(BotState& s, const Measure& m) {
 client::ActionOutcome runToTarget(BotState& s, std::int64_t target, double keep_fraction, const Measure& m) {
   client::ActionOutcome out;
   const std::int64_t rss0 = m.rss();
-  for (const char* small : {kPresences, kReactions, kInvites}) {
-    auto d = measured(small, static_cast<std::int64_t>(s.count(small)), m, [&] { return s.compact(small, 0); });
-    d.entries_after = 0;
-    out.details.push_back(std::move(d));
-  }
   auto times = s.messageTimes();
   std::sort(times.begin(), times.end());
   const std::size_t total = times.size();
@@ -99,7 +95,6 @@ client::ActionOutcome runToTarget(BotState& s, std::int64_t target, double keep_
   proto::CacheDetail msgs;
   msgs.name = kMessages;
   msgs.entries_before = static_cast<std::int64_t>(total);
-  const std::int64_t rss_msgs = m.rss();
   // First estimate: the payload arena is almost all of a message's bytes.
   double per_entry = total > 0 ? std::max(64.0, static_cast<double>(s.arena().mappedBytes()) / static_cast<double>(total)) : 0;
   std::size_t evicted = 0;
@@ -112,12 +107,22 @@ client::ActionOutcome runToTarget(BotState& s, std::int64_t target, double keep_
     const std::size_t now = total - s.count(kMessages);
     if (now == evicted) break;
     evicted = now;
-    const std::int64_t freed = rss_msgs - m.rss();
+    const std::int64_t freed = rss0 - m.rss();
     per_entry = freed > 0 ? std::max(64.0, static_cast<double>(freed) / static_cast<double>(evicted)) : per_entry * 2;
   }
-  msgs.freed_bytes = rss_msgs - m.rss();
+  msgs.freed_bytes = rss0 - m.rss();
   msgs.entries_after = static_cast<std::int64_t>(s.count(kMessages));
   out.details.push_back(std::move(msgs));
+  // Presences, reactions and invites go by the same age: those last seen at or before the
+  // newest message evicted. Oldest first across the caches, so that a sweep that keeps
+  // messages from a minute ago never empties them (it did, on every sweep of the quick start).
+  const std::int64_t cut = evicted > 0 ? times[evicted - 1] : std::numeric_limits<std::int64_t>::min();
+  for (const char* small : {kPresences, kReactions, kInvites}) {
+    auto d = measured(small, static_cast<std::int64_t>(s.count(small)), m,
+                      [&] { return evicted > 0 ? s.sweepStaleSmall(small, cut, 0) : std::size_t{0}; });
+    d.entries_after = static_cast<std::int64_t>(s.count(small));
+    out.details.push_back(std::move(d));
+  }
   return out;
 }
 

@@ -38,8 +38,9 @@ client::ActionOutcome runCompact(BotState& s, const Measure& m);
 // Goal-directed (protocol 1.1 target_bytes): evicts the OLDEST messages across all channels,
 // whatever the lifetimes, in rounds measured by RSS (each round's size from what the rounds so
 // far freed per message), until `target` bytes are back or only `keep_fraction` of the
-// messages is left; presences, reactions and invites (seconds of value each) go first. A
-// sweep keeps nothing back (keep_fraction 0); a compact keeps the newest half (0.5).
+// messages is left; presences, reactions and invites then go by the same age (those last seen
+// at or before the newest message evicted). A sweep keeps nothing back (keep_fraction 0); a
+// compact keeps the newest half (0.5). Details: messages first, then the three small caches.
 client::ActionOutcome runToTarget(BotState& s, std::int64_t target, double keep_fraction, const Measure& m);
 
 }  // namespace memvisor::bot
