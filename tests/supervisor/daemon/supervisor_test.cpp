@@ -165,68 +165,95 @@ TEST_F(SupervisorTest, StopsAndStartsTheBotOnLifecycleRequests) {
   EXPECT_NE(supervisor_->find("amayo")->pid(), first);
 }
 
-// PROTOCOL.md 7.4: a second connection for the same bot replaces the first, which is told
-// why (`replaced`) before it is closed; the new one is the bot's session.
-TEST(SupervisorSessions, TellsAReplacedBotSessionWhyItIsClosed) {
-  std::string tmpl = (fs::temp_directory_path() / "memvisor-sup-XXXXXX").string();
-  const std::string dir = ::mkdtemp(tmpl.data());
-  // Attach by connect as our own uid: this test process is the bot.
-  auto cfg = config::loadConfigString(
-      "daemon:\n  bot_socket: " + dir + "/bot.sock\n  control_socket: " + dir +
-          "/ctl.sock\nbots:\n  - name: amayo\n    limit: 256MiB\n"
-          "    attach: {connect: true, uid: " + std::to_string(::geteuid()) + "}\n",
-      "test.yaml");
-  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
-  boost::asio::io_context io;
-  journal::Journal journal(journal::Options{});
-  PidfdSignaller signaller;
-  ChildReaper reaper;
-  Supervisor::Options o;
-  o.wall_ms = [] { return std::int64_t{1000}; };
-  {
-    Supervisor sup(io, journal, signaller, reaper, *cfg, o);
-    ASSERT_TRUE(sup.start().ok());
+// This test process as the bot: attach by connect, as our own uid, to a Supervisor whose one
+// bot, amayo, has the given settings.
+class SelfAsBot : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "memvisor-sup-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+  }
+  void TearDown() override {
+    if (sup_) {
+      bool done = false;
+      sup_->shutdown([&] { done = true; });
+      EXPECT_TRUE(runUntil(io_, [&] { return done; }));
+      sup_.reset();
+    }
+    fs::remove_all(dir_);
+  }
+  // `settings`: lines of amayo's entry, each indented by four spaces.
+  void start(const std::string& settings) {
+    auto cfg = config::loadConfigString(
+        "daemon:\n  bot_socket: " + dir_ + "/bot.sock\n  control_socket: " + dir_ +
+            "/ctl.sock\nbots:\n  - name: amayo\n" + settings +
+            "    attach: {connect: true, uid: " + std::to_string(::geteuid()) + "}\n",
+        "test.yaml");
+    ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+    Supervisor::Options o;
+    o.wall_ms = [] { return std::int64_t{1000}; };
+    sup_ = std::make_unique<Supervisor>(io_, journal_, signaller_, reaper_, *cfg, o);
+    ASSERT_TRUE(sup_->start().ok());
+  }
+  // A connection that has said hello as amayo.
+  std::unique_ptr<RawClient> connect() {
+    auto c = std::make_unique<RawClient>(dir_ + "/bot.sock");
     proto::Hello h;
     h.pid = ::getpid();
     h.name = "amayo";
-    RawClient first(dir + "/bot.sock");
-    first.send(h);
-    ASSERT_TRUE(runUntil(io, [&] {
-      first.poll();
-      return first.last<proto::Welcome>() != nullptr;
-    }));
-    RawClient second(dir + "/bot.sock");
-    second.send(h);
-    ASSERT_TRUE(runUntil(io, [&] {
-      second.poll();
-      return first.poll() && second.last<proto::Welcome>() != nullptr;
-    }));
-    const auto* e = first.last<proto::ErrorMsg>();
-    ASSERT_NE(e, nullptr) << "the replaced connection was closed without an error frame";
-    EXPECT_EQ(e->code, proto::errc::kReplaced);
-    EXPECT_NE(e->message.find("amayo"), std::string::npos) << e->message;
-    EXPECT_FALSE(second.poll());  // the new session stays open
-    EXPECT_TRUE(sup.find("amayo")->status().connected);
-    bool done = false;
-    sup.shutdown([&] { done = true; });
-    EXPECT_TRUE(runUntil(io, [&] { return done; }));
+    c->send(h);
+    return c;
   }
-  fs::remove_all(dir);
-}
 
+  std::string dir_;
+  boost::asio::io_context io_;
+  journal::Journal journal_{journal::Options{}};
+  PidfdSignaller signaller_;
+  ChildReaper reaper_;
+  std::unique_ptr<Supervisor> sup_;
+};
+
+// PROTOCOL.md 7.4: a second connection for the same bot replaces the first, which is told
+// why (`replaced`) before it is closed; the new one is the bot's session.
+TEST_F(SelfAsBot, TellsAReplacedBotSessionWhyItIsClosed) {
+  ASSERT_NO_FATAL_FAILURE(start("    limit: 256MiB\n"));
+  auto first = connect();
+  ASSERT_TRUE(runUntil(io_, [&] {
+    first->poll();
+    return first->last<proto::Welcome>() != nullptr;
+  }));
+  auto second = connect();
+  ASSERT_TRUE(runUntil(io_, [&] {
+    second->poll();
+    return first->poll() && second->last<proto::Welcome>() != nullptr;
+  }));
+  const auto* e = first->last<proto::ErrorMsg>();
+  ASSERT_NE(e, nullptr) << "the replaced connection was closed without an error frame";
+  EXPECT_EQ(e->code, proto::errc::kReplaced);
+  EXPECT_NE(e->message.find("amayo"), std::string::npos) << e->message;
+  EXPECT_FALSE(second->poll());  // the new session stays open
+  EXPECT_TRUE(sup_->find("amayo")->status().connected);
+}
 
 // Issue 9: memvisord's figure for an action ends where the bot's does. A runtime returns
 // pages after it has answered (V8 returned 40-45 MiB in the discord.js long run), and a
 // sample taken at the next settle step, up to 200 ms after the reply, counted them: the
 // journal said 66.9 MiB where the bot said 22.6. The sample that ends the window is taken
-// when the reply arrives. Here this test process is the bot: it answers a trim 1.1 s after
-// the request (memvisord's samples meanwhile are quiet), and gives 64 MiB back 60 ms after
-// answering, before the settle's next step (1.2 s) would have sampled.
-TEST(SupervisorSessions, AnActionsFreedFigureEndsWhenTheBotAnswers) {
+// when the reply arrives. Here the bot answers a trim 1.1 s after the request (memvisord's
+// samples meanwhile are quiet), and gives 64 MiB back 60 ms after answering, before the
+// settle's next step (1.2 s) would have sampled.
+TEST_F(SelfAsBot, AnActionsFreedFigureEndsWhenTheBotAnswers) {
   constexpr std::size_t kHeld = 64u << 20;
   void* held = ::mmap(nullptr, kHeld, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(held, MAP_FAILED);
   std::memset(held, 1, kHeld);
+  std::thread release;
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join{release};
   std::int64_t rss = 0;
   {
     std::ifstream statm("/proc/self/statm");
@@ -234,66 +261,39 @@ TEST(SupervisorSessions, AnActionsFreedFigureEndsWhenTheBotAnswers) {
     statm >> size >> rss;
     rss *= ::sysconf(_SC_PAGESIZE);
   }
-  std::string tmpl = (fs::temp_directory_path() / "memvisor-sup-XXXXXX").string();
-  const std::string dir = ::mkdtemp(tmpl.data());
   // The trim threshold sits 32 MiB under this process's RSS: crossed from the first sample.
-  auto cfg = config::loadConfigString(
-      "daemon:\n  bot_socket: " + dir + "/bot.sock\n  control_socket: " + dir +
-          "/ctl.sock\nbots:\n  - name: amayo\n    limit: " + std::to_string(2 * rss) + "B" +
-          "\n    poll: {min: 100ms, max: 1s}\n    liveness: {enabled: false}\n"
-          "    thresholds: [{at: " + std::to_string(rss - (32 << 20)) + "B, action: trim}]\n"
-          "    attach: {connect: true, uid: " + std::to_string(::geteuid()) + "}\n",
-      "test.yaml");
-  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
-  boost::asio::io_context io;
-  journal::Journal journal(journal::Options{});
-  PidfdSignaller signaller;
-  ChildReaper reaper;
-  Supervisor::Options o;
-  o.wall_ms = [] { return std::int64_t{1000}; };
-  std::thread release;
-  {
-    Supervisor sup(io, journal, signaller, reaper, *cfg, o);
-    ASSERT_TRUE(sup.start().ok());
-    proto::Hello h;
-    h.pid = ::getpid();
-    h.name = "amayo";
-    RawClient bot(dir + "/bot.sock");
-    bot.send(h);
-    ASSERT_TRUE(runUntil(io, [&] {
-      bot.poll();
-      return bot.last<proto::ActionRequest>() != nullptr;
-    }, std::chrono::milliseconds(10000)));
-    const proto::ActionRequest req = *bot.last<proto::ActionRequest>();
-    const auto answer_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(1100);
-    runUntil(io, [&] { return std::chrono::steady_clock::now() >= answer_at; },
-             std::chrono::milliseconds(5000));
-    proto::ActionResult reply;
-    reply.id = req.id;
-    reply.action = req.action;
-    reply.ok = true;
-    reply.freed_bytes = 0;
-    bot.send(reply);
-    release = std::thread([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(60));
-      ::munmap(held, kHeld);
-    });
-    ASSERT_TRUE(runUntil(io, [&] {
-      bot.poll();
-      return sup.find("amayo")->status().last_action.has_value();
-    }, std::chrono::milliseconds(5000)));
-    const proto::LastAction last = *sup.find("amayo")->status().last_action;
-    EXPECT_EQ(last.action, "trim");
-    EXPECT_TRUE(last.ok);
-    EXPECT_LT(last.freed_bytes, 16 << 20)
-        << "memvisord counted the 64 MiB the bot gave back after its answer";
-    release.join();
-    bool done = false;
-    sup.shutdown([&] { done = true; });
-    EXPECT_TRUE(runUntil(io, [&] { return done; }));
-  }
-  if (release.joinable()) release.join();
-  fs::remove_all(dir);
+  ASSERT_NO_FATAL_FAILURE(start("    limit: " + std::to_string(2 * rss) + "B\n" +
+                                "    poll: {min: 100ms, max: 1s}\n    liveness: {enabled: false}\n"
+                                "    thresholds: [{at: " + std::to_string(rss - (32 << 20)) +
+                                "B, action: trim}]\n"));
+  auto bot = connect();
+  ASSERT_TRUE(runUntil(io_, [&] {
+    bot->poll();
+    return bot->last<proto::ActionRequest>() != nullptr;
+  }, std::chrono::milliseconds(10000)));
+  const proto::ActionRequest req = *bot->last<proto::ActionRequest>();
+  const auto answer_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(1100);
+  runUntil(io_, [&] { return std::chrono::steady_clock::now() >= answer_at; },
+           std::chrono::milliseconds(5000));
+  proto::ActionResult reply;
+  reply.id = req.id;
+  reply.action = req.action;
+  reply.ok = true;
+  reply.freed_bytes = 0;
+  bot->send(reply);
+  release = std::thread([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    ::munmap(held, kHeld);
+  });
+  ASSERT_TRUE(runUntil(io_, [&] {
+    bot->poll();
+    return sup_->find("amayo")->status().last_action.has_value();
+  }, std::chrono::milliseconds(5000)));
+  const proto::LastAction last = *sup_->find("amayo")->status().last_action;
+  EXPECT_EQ(last.action, "trim");
+  EXPECT_TRUE(last.ok);
+  EXPECT_LT(last.freed_bytes, 16 << 20)
+      << "memvisord counted the 64 MiB the bot gave back after its answer";
 }
 
 }  // namespace
