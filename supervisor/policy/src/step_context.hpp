@@ -43,6 +43,9 @@ bool hardCeiling(StepContext& c, Decision& d);
 void alertThresholds(StepContext& c, Decision& d);
 // The most severe armed, sustained threshold (raised by a pending escalation).
 bool crossedThresholds(StepContext& c, Decision& d, const std::string& no_restart);
+// At the limit, a bot whose last compact freed its min_freed is compacted again at once, before
+// the restart threshold's sustain or any cooldown (once per time at the limit).
+bool compactAtLimit(StepContext& c, Decision& d);
 // The episode's action failed, freed too little, or the cooldown passed still above.
 bool escalation(StepContext& c, Decision& d, const std::string& no_restart);
 // The limit is less than the horizon away at the window's growth.

@@ -107,9 +107,9 @@ void trackThresholds(StepContext& c, Decision& d) {
     }
     ts.above_samples = 0;
     ts.above_since.reset();
+    if (c.bytes < at - c.hyst) ts.below_rearm_at = c.now;
     if (!ts.armed && c.bytes < at - c.hyst) {
       ts.armed = true;
-      ts.rearmed_at = c.now;
       auto f = baseFields(p, c.bytes);
       f["threshold"] = t.at.toString();
       f["threshold_bytes"] = std::to_string(at);
@@ -196,8 +196,8 @@ bool crossedThresholds(StepContext& c, Decision& d, const std::string& no_restar
   // cooldown does not hold it back, and a new crossing gets it again (issue 9).
   const auto worked = [&](ActionKind a) {
     const auto& ran = s.last_run[memvisor::actionIndex(a)];
-    const auto& rearmed = s.thresholds[*origin].rearmed_at;
-    return ran && rearmed && *rearmed > *ran;
+    const auto& below = s.thresholds[*origin].below_rearm_at;
+    return ran && below && *below > *ran;
   };
   bool retry_compact = false;
   const auto& ran_by = s.last_trigger[memvisor::actionIndex(action)];
@@ -263,6 +263,32 @@ bool crossedThresholds(StepContext& c, Decision& d, const std::string& no_restar
   s.episode = Episode{true, Trigger::kThreshold, *origin, at, t.cooldown, t.min_freed, action, c.now, false, ""};
   d.notes.push_back(makeNote(action == ActionKind::kRestart ? Level::kError : Level::kWarn, "threshold",
                              reason, in.fields));
+  d.actions.push_back(std::move(in));
+  return true;
+}
+
+bool compactAtLimit(StepContext& c, Decision& d) {
+  PolicyState& s = c.s;
+  const BotPolicy& p = c.p;
+  if (!compactBeforeRestart(s, p, c.bytes)) return false;
+  // The episode's threshold: the restart rung's, else the highest below the limit.
+  std::optional<std::size_t> origin;
+  for (std::size_t i = 0; i < p.thresholds.size(); ++i) {
+    const Threshold& t = p.thresholds[i];
+    if (t.action == ActionKind::kAlert || t.at.resolve(c.limit) > c.bytes) continue;
+    if (!origin || ladderOf(t.action) >= ladderOf(p.thresholds[*origin].action)) origin = i;
+  }
+  if (!origin) return false;
+  const Threshold& t = p.thresholds[*origin];
+  s.compact_retried_at_limit = true;
+  const std::string reason = c.figure + " >= the limit " + formatBytes(c.limit) +
+                             "; the last compact freed at least " + formatBytes(compactEnough(p)) +
+                             ": compact again before any restart";
+  Intent in = makeIntent(s, p, ActionKind::kCompact, Trigger::kThreshold, reason, c.bytes, c.now);
+  answers(in, t.at.toString(), t.at.resolve(c.limit));
+  s.episode = Episode{true, Trigger::kThreshold, *origin, t.at.resolve(c.limit), t.cooldown,
+                      t.min_freed, ActionKind::kCompact, c.now, false, ""};
+  d.notes.push_back(makeNote(Level::kWarn, "threshold", reason, in.fields));
   d.actions.push_back(std::move(in));
   return true;
 }

@@ -132,10 +132,12 @@ struct ThresholdState {
   bool armed = true;
   std::optional<TimePoint> above_since;
   int above_samples = 0;
-  // When the figure last fell below at - hysteresis after this threshold fired: its action
-  // worked. A new crossing after that is not held back by the cooldown (issue 9: under fast
-  // growth a sweep that freed its target was blocked for 60 s and the bot hit the ceiling).
-  std::optional<TimePoint> rearmed_at;
+  // The last sample below at - hysteresis (the re-arm level). Below it after this threshold's
+  // action ran, the action worked: a new crossing is not held back by the cooldown (issue 9:
+  // under fast growth a sweep that freed its target was blocked for 60 s and the bot hit the
+  // ceiling). Kept whether or not the threshold was disarmed: a compact run at the limit
+  // leaves the lower thresholds armed, and it worked just the same.
+  std::optional<TimePoint> below_rearm_at;
 };
 
 // The action the policy is waiting on, and the escalation context it belongs to.
