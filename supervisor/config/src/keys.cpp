@@ -148,7 +148,7 @@ std::vector<Section> makeSections() {
            {"at", "size or %", "1%..100% of the limit, or a size > 0", "the figure at which it fires", nullptr, "(required)"},
            {"action", actionNames(ActionSet::kAll), "", "what to do", nullptr, "(required)"},
            {"for", "duration or N samples", "<= 1h, or 1..1000 samples", "sustain before firing", nullptr, "first sample"},
-           {"cooldown", "duration", "0s..24h", "minimum time between two runs; wait before escalating", nullptr, "60s"},
+           {"cooldown", "duration", "0s..24h", "minimum time between two runs, unless the last one brought the figure below the re-arm level (it worked); wait before escalating", nullptr, "60s"},
            {"min_freed", "size", "", "freeing less counts as ineffective (escalates)", nullptr, "0"},
        }},
       {"bots[].periodic[]", "housekeeping", {
