@@ -128,7 +128,10 @@ async function run(opts) {
     const botFreed = Number(e.bot_freed);
     return { action: e.action, daemon: daemonFreed, bot: botFreed, heap: e.heap_freed !== undefined ? Number(e.heap_freed) : null,
       target: e.target_bytes !== undefined ? Number(e.target_bytes) : null,
-      within10: Math.abs(botFreed - daemonFreed) <= 0.1 * Math.max(Math.abs(daemonFreed), 1) };
+      within10: Math.abs(botFreed - daemonFreed) <= 0.1 * Math.max(Math.abs(daemonFreed), 1),
+      // Below the settle rules' quiet step (256 KiB, in memvisord and in the client) the two
+      // readings of RSS differ by noise: the kernel batches a thread's RSS counter updates.
+      withinNoise: Math.abs(botFreed - daemonFreed) <= Math.max(0.1 * Math.abs(daemonFreed), 256 * 1024) };
   });
   const exits = j.filter((e) => e.kind === 'exit');
   const crashes = exits.filter((e) => e.status !== 'exit 0');
@@ -142,6 +145,7 @@ async function run(opts) {
     actions: actions.map((e) => `${e.action}:${e.result}`), kept, freed,
     min_kept_fraction: kept.length ? Math.min(...kept.map((k) => k.fraction)) : null,
     freed_within_10pct: freed.filter((f) => f.within10).length,
+    freed_within_10pct_or_256k: freed.filter((f) => f.withinNoise).length,
     cgroup: (j.find((e) => e.kind === 'spawn') || {}).msg || '',
     dir, log,
   };
@@ -164,8 +168,8 @@ function print(r) {
     'entries kept after each action (bot):',
     ...r.kept.map((k) => `  ${k.action}: ${k.after}/${k.before} (${(100 * k.fraction).toFixed(0)}%) target_met=${k.target_met}`),
     "freed: memvisord's samples vs the bot's figure (heap):",
-    ...r.freed.map((f) => `  ${f.action}: memvisord ${mib(f.daemon)}, bot ${mib(f.bot)}, heap ${mib(f.heap)}, target ${mib(f.target)} ${f.within10 ? 'within 10%' : 'OFF by >10%'}`),
-    `min kept fraction ${r.min_kept_fraction === null ? '-' : r.min_kept_fraction.toFixed(2)}; freed figures within 10%: ${r.freed_within_10pct}/${r.freed.length}`,
+    ...r.freed.map((f) => `  ${f.action}: memvisord ${mib(f.daemon)}, bot ${mib(f.bot)}, heap ${mib(f.heap)}, target ${mib(f.target)} ${f.within10 ? 'within 10%' : f.withinNoise ? 'within 256 KiB' : 'OFF by >10%'}`),
+    `min kept fraction ${r.min_kept_fraction === null ? '-' : r.min_kept_fraction.toFixed(2)}; freed figures within 10%: ${r.freed_within_10pct}/${r.freed.length}, within 10% or 256 KiB: ${r.freed_within_10pct_or_256k}/${r.freed.length}`,
     `journal: ${r.log}`,
   ];
   return lines.join('\n');
