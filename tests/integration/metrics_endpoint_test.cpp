@@ -26,12 +26,14 @@ class MetricsEndpoint : public ::testing::Test {
         << ", --rate, \"50\", --progress-interval, \"0\"]\n";
     d_.start();
     ASSERT_TRUE(d_.waitForKind("session", 20s)) << d_.journalText();
-    // A sample or two after the connection.
+    // A sample or two after the connection: the bot is sampled right after exec (under
+    // 1 MiB, before the loader has mapped its libraries), and it may connect before the next
+    // sample, so wait for a figure of the loaded bot.
     for (int i = 0; i < 100; ++i) {
       body_ = httpGet(port_, "/metrics");
+      const auto rss = body_.find("figure=\"rss\"} ");
       if (body_.find("memvisor_bot_connected{bot=\"scraped\"} 1") != std::string::npos &&
-          body_.find("figure=\"rss\"} ") != std::string::npos &&
-          body_.find("figure=\"rss\"} 0\n") == std::string::npos) {
+          rss != std::string::npos && std::atof(body_.c_str() + rss + 14) > 1024.0 * 1024) {
         break;
       }
       std::this_thread::sleep_for(100ms);

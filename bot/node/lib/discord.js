@@ -148,8 +148,9 @@ function evictOldest(sources, targetBytes, { keepFraction = 0, maxRounds = 5, he
   const sorted = Float64Array.from(ages).sort();
   const floor = Math.ceil(total * keepFraction); // entries that always stay (the newest)
   // Aim a little past the target: the bot keeps allocating (traffic, the reply itself) between
-  // this count and the client's final one.
-  const goal = targetBytes * 1.05 + 256 * 1024;
+  // this count and the client's final one (once seen 300 KiB short of a 500 KiB target, with
+  // 256 KiB of margin: ctest's node_readme_example on a loaded machine).
+  const goal = targetBytes * 1.05 + 512 * 1024;
   const heap0 = heapBefore ?? heapUsed();
   let evicted = 0;
   let freed = 0;
