@@ -133,7 +133,7 @@ function evictable(client, seen, since, { people }) {
 // round's size comes from the heap's mean bytes per entry; later rounds from what the rounds
 // so far really freed per entry. `heapBefore` is where freeing is counted from (the client's
 // baseline when the request arrived; default: now). Returns { details, heapFreed, rounds }.
-function evictOldest(sources, targetBytes, { keepFraction = 0, maxRounds = 5, heapBefore } = {}) {
+function evictOldest(sources, targetBytes, { keepFraction = 0, maxRounds = 8, heapBefore } = {}) {
   const before = {};
   const ages = [];
   for (const s of sources) {
@@ -226,6 +226,7 @@ function attach(client, options = {}) {
     if (Number.isSafeInteger(targetBytes)) {
       const people = { members: cacheCounts(client).members, users: client.users.cache.size };
       const r = evictOldest(evictable(client, seen, since, { people: false }), targetBytes, { keepFraction: 0, heapBefore });
+      mv.log({ event: 'memvisor_evict', action: 'sweep', target_bytes: targetBytes, heap_freed_bytes: r.heapFreed, rounds: r.rounds });
       prune();
       // Members and users are not swept, but they are cached entries: report them too, so
       // that "entries kept" covers every cache.
@@ -249,6 +250,7 @@ function attach(client, options = {}) {
   mv.onCompact(({ targetBytes, heapBefore }) => {
     if (Number.isSafeInteger(targetBytes)) {
       const r = evictOldest(evictable(client, seen, since, { people: true }), targetBytes, { keepFraction: compactKeep, heapBefore });
+      mv.log({ event: 'memvisor_evict', action: 'compact', target_bytes: targetBytes, heap_freed_bytes: r.heapFreed, rounds: r.rounds });
       prune();
       return { details: r.details, collected: r.collected };
     }
