@@ -135,6 +135,12 @@ Entries::iterator findEntry(Entries& e, const std::string& key) {
   return std::find_if(e.begin(), e.end(), [&](const auto& p) { return p.first == key; });
 }
 
+// The value of `key`, a new entry at 0 when there is none.
+double& entry(Entries& e, const std::string& key) {
+  if (auto it = findEntry(e, key); it != e.end()) return it->second;
+  return e.emplace_back(key, 0.0).second;
+}
+
 }  // namespace
 
 SeriesTable::Row& SeriesTable::row(const std::string& bot) {
@@ -180,29 +186,19 @@ std::optional<double> SeriesTable::value(const Row& r, Series s) const {
 
 void SeriesTable::setDetection(Row& r, const std::string& path, double v) {
   std::lock_guard lock(mutex_);
-  if (r.detection_path != path) r.detection_path = path;
+  r.detection_path = path;
   r.value[index(Series::kDetection)] = v;
   r.present |= bit(Series::kDetection);
 }
 
 void SeriesTable::setOpen(Row& r, OpenSeries f, const std::string& key, double v) {
   std::lock_guard lock(mutex_);
-  auto& e = r.open[index(f)];
-  if (auto it = findEntry(e, key); it != e.end()) {
-    it->second = v;
-  } else {
-    e.emplace_back(key, v);
-  }
+  entry(r.open[index(f)], key) = v;
 }
 
 void SeriesTable::addOpen(Row& r, OpenSeries f, const std::string& key, double v) {
   std::lock_guard lock(mutex_);
-  auto& e = r.open[index(f)];
-  if (auto it = findEntry(e, key); it != e.end()) {
-    it->second += v;
-  } else {
-    e.emplace_back(key, v);
-  }
+  entry(r.open[index(f)], key) += v;
 }
 
 void SeriesTable::dropOpen(Row& r, OpenSeries f, const std::string& key) {
