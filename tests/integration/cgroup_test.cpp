@@ -1,12 +1,15 @@
 // memvisord and its bot inside a v1 memory cgroup the test creates with a kernel limit:
 // detection is event-driven for real (threshold eventfds on memory.usage_in_bytes), and the
-// bot is kept under memvisor's limit without the kernel ever OOM-killing it.
+// bot is kept under memvisor's limit without the kernel ever OOM-killing it. And the groups
+// memvisord creates for its bots: one per memvisord and bot, there again after someone
+// removed one while its bot was stopped.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <random>
 
+#include "ctl_run.hpp"
 #include "daemon_harness.hpp"
 
 namespace memvisor::testing {
@@ -16,18 +19,8 @@ const std::string kBot = MEMVISOR_BOT_BIN;
 
 // <v1 memory mount><our cgroup>, or empty when this machine has no v1 memory controller.
 std::string ownMemoryCgroup() {
-  std::istringstream in(slurp("/proc/self/cgroup"));
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto a = line.find(':');
-    const auto b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    const std::string controllers = line.substr(a + 1, b - a - 1);
-    if (("," + controllers + ",").find(",memory,") == std::string::npos) continue;
-    const std::string dir = "/sys/fs/cgroup/memory" + line.substr(b + 1);
-    if (fs::exists(dir + "/memory.limit_in_bytes")) return dir;
-  }
-  return "";
+  const std::string dir = memoryCgroupOf(::getpid());
+  return !dir.empty() && fs::exists(dir + "/memory.limit_in_bytes") ? dir : "";
 }
 
 class TestCgroup {
@@ -157,6 +150,82 @@ TEST(CgroupV1, JournalsAndCountsTheKernelsOomKillsInTheCgroupItOwns) {
   auto summary = summaryOf(d, "oomed");
   ASSERT_TRUE(summary);
   EXPECT_EQ(num(*summary, "oom_kills"), 1);
+}
+
+std::string ownedBotYaml(const std::string& limit) {
+  return "  - name: amayo\n    limit: " + limit +
+         "\n    kernel_limit_margin: 25%\n    poll: {min: 100ms, max: 1s}\n"
+         "    stop_timeout: 3s\n    spawn:\n      command: [" +
+         kBot + ", --rate, \"50\", --progress-interval, \"0\"]\n";
+}
+
+// The `cgroup` entry that says whether memvisord owns a group for the bot: with
+// kernel_limit when it does, "cannot own..." when this machine does not let it.
+std::optional<json> ownedGroupEntry(Daemon& d) {
+  return d.waitFor([](const json& j) {
+    return str(j, "kind") == "cgroup" &&
+           (num(j, "kernel_limit") > 0 || str(j, "msg").rfind("cannot own", 0) == 0);
+  }, 20s);
+}
+
+// Two memvisords in one cgroup (two deployments started from one shell; tests side by side),
+// each with a bot called amayo: before, both bots went into <cgroup>/memvisor-amayo, and each
+// memvisord wrote its kernel limit over the other's.
+TEST(OwnedCgroup, TwoMemvisordsInOneCgroupGiveTheirSameNamedBotsGroupsOfTheirOwn) {
+  if (ownMemoryCgroup().empty()) GTEST_SKIP() << "no cgroup v1 memory controller";
+  Daemon a("owned-a"), b("owned-b");
+  a.writeConfig(ownedBotYaml("256MiB"));
+  b.writeConfig(ownedBotYaml("128MiB"));
+  a.start();
+  b.start();
+  auto owned_a = ownedGroupEntry(a);
+  auto owned_b = ownedGroupEntry(b);
+  ASSERT_TRUE(owned_a && owned_b) << a.journalText() << b.journalText();
+  if (num(*owned_a, "kernel_limit") == 0)
+    GTEST_SKIP() << "memvisord cannot own a cgroup here: " << str(*owned_a, "msg");
+  const std::string dir_a = str(*owned_a, "cgroup"), dir_b = str(*owned_b, "cgroup");
+  EXPECT_NE(dir_a, dir_b);
+  auto spawn_a = a.waitForKind("spawn", 20s);
+  auto spawn_b = b.waitForKind("spawn", 20s);
+  ASSERT_TRUE(spawn_a && spawn_b) << a.journalText() << b.journalText();
+  EXPECT_EQ(memoryCgroupOf(static_cast<pid_t>(num(*spawn_a, "pid"))), dir_a);
+  EXPECT_EQ(memoryCgroupOf(static_cast<pid_t>(num(*spawn_b, "pid"))), dir_b);
+  // Each group keeps its own memvisord's limit + 25 %.
+  EXPECT_EQ(std::atoll(slurp(dir_a + "/memory.limit_in_bytes").c_str()), 320ll << 20);
+  EXPECT_EQ(std::atoll(slurp(dir_b + "/memory.limit_in_bytes").c_str()), 160ll << 20);
+  EXPECT_EQ(a.stop(), 0) << a.journalText();
+  EXPECT_EQ(b.stop(), 0) << b.journalText();
+  EXPECT_FALSE(fs::exists(dir_a)) << "removed once its bot is gone";
+  EXPECT_FALSE(fs::exists(dir_b));
+}
+
+// An operator (or a release agent, or a cleanup script) removes the empty group while the bot
+// is stopped. Before, every later start failed on "opening .../cgroup.procs" and the bot went
+// from BACKOFF to FATAL.
+TEST(OwnedCgroup, AGroupRemovedWhileTheBotWasStoppedIsCreatedAgainWithItsLimitAtTheNextStart) {
+  if (ownMemoryCgroup().empty()) GTEST_SKIP() << "no cgroup v1 memory controller";
+  Daemon d("owned-gone");
+  d.writeConfig(ownedBotYaml("256MiB"));
+  d.start();
+  auto owned = ownedGroupEntry(d);
+  ASSERT_TRUE(owned) << d.journalText();
+  if (num(*owned, "kernel_limit") == 0)
+    GTEST_SKIP() << "memvisord cannot own a cgroup here: " << str(*owned, "msg");
+  const std::string dir = str(*owned, "cgroup");
+  ASSERT_TRUE(d.waitForKind("spawn", 20s)) << d.journalText();
+  const std::string ctl = d.socket("ctl.sock");
+  ASSERT_EQ(runCtl(ctl, "stop amayo").code, 0) << d.journalText();
+  ASSERT_TRUE(d.waitForKind("exit", 20s)) << d.journalText();
+  ASSERT_EQ(::rmdir(dir.c_str()), 0) << dir << ": " << std::strerror(errno);
+  ASSERT_EQ(runCtl(ctl, "start amayo").code, 0) << d.journalText();
+  auto again = d.waitForKind("spawn", 20s, 1);
+  ASSERT_TRUE(again) << d.journalText();
+  EXPECT_EQ(memoryCgroupOf(static_cast<pid_t>(num(*again, "pid"))), dir);
+  EXPECT_EQ(std::atoll(slurp(dir + "/memory.limit_in_bytes").c_str()), 320ll << 20);
+  EXPECT_TRUE(d.waitFor([](const json& e) {
+    return str(e, "kind") == "cgroup" && str(e, "msg").find("created it again") != std::string::npos;
+  }, 1s)) << d.journalText();
+  EXPECT_EQ(d.stop(), 0) << d.journalText();
 }
 
 }  // namespace

@@ -39,6 +39,20 @@ inline std::string slurp(const fs::path& p) {
 }
 
 // A port nobody listens on right now (the kernel picks it; never a fixed port).
+// The v1 memory cgroup directory /proc/PID/cgroup names; empty when it names none.
+inline std::string memoryCgroupOf(pid_t pid) {
+  std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/cgroup"));
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto a = line.find(':');
+    const auto b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    if (("," + line.substr(a + 1, b - a - 1) + ",").find(",memory,") != std::string::npos)
+      return "/sys/fs/cgroup/memory" + line.substr(b + 1);
+  }
+  return "";
+}
+
 inline int freePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};

@@ -189,6 +189,52 @@ TEST(Takeover, AnAttachedBotIsAdoptedAgainByTheNextMemvisordAndReconnects) {
   ::waitpid(bot, nullptr, 0);
 }
 
+// The bot an earlier memvisord left is not where this one would put it (that one was another
+// version, or ran with own_cgroup off): it is supervised in the group it is in, and no empty
+// group of its name is left behind. Before, memvisord created that group, said the bot "keeps
+// running" in it, and sampled it: an empty group's figures.
+TEST(Takeover, ABotOutsideTheGroupThisMemvisordWouldGiveItIsSupervisedWhereItIs) {
+  if (memoryCgroupOf(::getpid()).empty()) GTEST_SKIP() << "no cgroup v1 memory controller";
+  Orphans orphans;
+  Daemon d("takeover-elsewhere");
+  const pid_t bot = startForeignBot(d, "elsewhere", "5");
+  orphans.pids.push_back(bot);
+  const std::string stat = slurp("/proc/" + std::to_string(bot) + "/stat");
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) fields >> field;  // field 22: start time in ticks
+  std::ofstream(d.dir / "elsewhere.pid") << bot << " " << field << "\n";
+  d.writeConfig(botYaml("elsewhere"));
+  d.start();
+  auto elsewhere = d.waitFor([](const json& e) {
+    return str(e, "kind") == "takeover" && str(e, "level") == "warn";
+  }, 20s);
+  ASSERT_TRUE(elsewhere) << d.journalText();
+  EXPECT_EQ(str(*elsewhere, "cgroup"), memoryCgroupOf(bot));
+  auto took = d.waitFor([](const json& e) {
+    return str(e, "kind") == "takeover" && str(e, "level") == "info";
+  }, 5s);
+  ASSERT_TRUE(took) << d.journalText();
+  EXPECT_EQ(num(*took, "pid"), bot);
+  EXPECT_EQ(str(*took, "msg").find(" in /"), std::string::npos) << str(*took, "msg");
+  ASSERT_TRUE(d.waitFor(connectedEntry, 30s)) << d.journalText();
+  for (const auto& entry : fs::directory_iterator(memoryCgroupOf(::getpid()))) {
+    EXPECT_NE(entry.path().filename().string().rfind("memvisor-elsewhere-", 0), 0u)
+        << "an empty group left behind: " << entry.path();
+  }
+  // Its next start is memvisord's own: in a group of its own.
+  ASSERT_EQ(ctl(d, "restart elsewhere").code, 0) << d.journalText();
+  auto spawned = d.waitForKind("spawn", 30s);
+  ASSERT_TRUE(spawned) << d.journalText();
+  orphans.pids.push_back(static_cast<pid_t>(num(*spawned, "pid")));
+  const std::string now_in = memoryCgroupOf(static_cast<pid_t>(num(*spawned, "pid")));
+  if (now_in == memoryCgroupOf(::getpid())) {
+    GTEST_SKIP() << "memvisord cannot own a cgroup here: " << d.journalText();
+  }
+  EXPECT_NE(now_in.find("/memvisor-elsewhere-"), std::string::npos) << now_in;
+  EXPECT_EQ(d.stop(), 0) << d.journalText();
+}
+
 // clone3 with set_tid: a child with exactly `pid` (needs CAP_SYS_ADMIN or
 // CAP_CHECKPOINT_RESTORE). It runs `sleep 60`. -errno on failure.
 pid_t forkWithPid(pid_t pid) {

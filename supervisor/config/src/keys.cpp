@@ -134,7 +134,7 @@ std::vector<Section> makeSections() {
            {"env", "map", "", "environment (a profile's seed variables, then these; NAME: with no value drops one)", nullptr, "(profile's)"},
            {"cwd", "path", "absolute", "working directory", nullptr, "memvisord's"},
            {"user", "name or uid", "", "run as this user", nullptr, "memvisord's"},
-           {"cgroup", "bool", "", "a memory cgroup of its own under memvisord's, even without a kernel limit", nullptr, "true"},
+           {"cgroup", "bool", "", "a memory cgroup of its own under memvisord's (memvisor-BOT-TAG, TAG naming this memvisord by its bot socket), even without a kernel limit; made again at a start if someone removed it", nullptr, "true"},
        }},
       {"bots[].attach", "memvisord supervises a bot it did not start; exactly one of pidfile, cmdline, connect", {
            {"pidfile", "path", "absolute", "find the bot by the pid in this file", nullptr, "-"},

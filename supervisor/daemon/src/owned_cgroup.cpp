@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 
 #include "memvisor/daemon/pidfd.hpp"
@@ -25,9 +27,10 @@ Result<void> writeFile(const std::string& path, const std::string& value) {
 }
 
 
-// <parent>/memvisor-<bot>, created unless it exists.
-Result<std::string> makeChild(const std::string& parent, const std::string& bot) {
-  std::string dir = parent + "/memvisor-" + bot;
+// <parent>/memvisor-<bot>-<instance>, created unless it exists.
+Result<std::string> makeChild(const std::string& parent, const std::string& bot,
+                              const std::string& instance) {
+  std::string dir = parent + "/memvisor-" + bot + "-" + instance;
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return errnoError(errno, "creating cgroup " + dir);
   }
@@ -36,19 +39,32 @@ Result<std::string> makeChild(const std::string& parent, const std::string& bot)
 
 }  // namespace
 
-Result<OwnedCgroup> OwnedCgroup::create(const sampling::SysPaths& paths, const std::string& bot) {
+std::string OwnedCgroup::instanceTag(const std::string& bot_socket) {
+  std::uint32_t h = 2166136261u;  // FNV-1a: stable across builds and machines, unlike std::hash
+  for (const unsigned char c : bot_socket) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  char out[9];
+  std::snprintf(out, sizeof out, "%08x", h);
+  return out;
+}
+
+Result<OwnedCgroup> OwnedCgroup::create(const sampling::SysPaths& paths, const std::string& bot,
+                                        const std::string& instance) {
   auto self = sampling::resolveCgroup(paths, ::getpid());
   if (!self) return self.error().wrap("finding memvisord's own cgroup");
   if (!self->hasMemory()) {
     return Error{"no_cgroup", "memvisord has no memory cgroup (" + self->describe() + ")"};
   }
-  auto dir = makeChild(self->memory_dir, bot);
+  auto dir = makeChild(self->memory_dir, bot, instance);
   if (!dir) return dir.error();
   return OwnedCgroup(*self->memory_version, std::move(*dir));
 }
 
-Result<OwnedCgroup> OwnedCgroup::createIn(const std::string& parent, const std::string& bot) {
-  auto dir = makeChild(parent, bot);
+Result<OwnedCgroup> OwnedCgroup::createIn(const std::string& parent, const std::string& bot,
+                                          const std::string& instance) {
+  auto dir = makeChild(parent, bot, instance);
   if (!dir) return dir.error();
   std::error_code ec;  // the non-throwing overload: no exception on the event loop
   const bool v1 = std::filesystem::exists(*dir + "/memory.limit_in_bytes", ec);
@@ -78,5 +94,11 @@ sampling::CgroupLocation OwnedCgroup::location() const {
 }
 
 bool OwnedCgroup::remove() { return ::rmdir(dir_.c_str()) == 0; }
+
+Result<bool> OwnedCgroup::recreateIfMissing() {
+  if (::mkdir(dir_.c_str(), 0755) == 0) return true;
+  if (errno == EEXIST) return false;
+  return errnoError(errno, "creating cgroup " + dir_ + " again");
+}
 
 }  // namespace memvisor::daemon

@@ -199,6 +199,21 @@ bool SupervisedBot::takeOver() {
   }
   SpawnSpec unused;
   (void)prepareSpawn(unused);  // the bot's own cgroup, when it has one, is ours again
+  if (cgroup_) {
+    // Found by its name, which says where this memvisord puts its bots, not where the
+    // predecessor (another version, another own_cgroup setting) put this one. Sampling and
+    // thresholds on an empty group would describe nothing.
+    auto in = sampling::resolveCgroup(env_.paths, *pid);
+    if (!in || in->memory_dir != cgroup_->dir()) {
+      journal("takeover", proto::Level::kWarn,
+              "pid " + std::to_string(*pid) + " is not in " + cgroup_->dir() + " but in " +
+                  (in ? in->describe() : "an unknown cgroup") +
+                  ": supervised there until its next start",
+              {{"cgroup", in ? in->memory_dir : std::string()}});
+      cgroup_->remove();
+      cgroup_.reset();
+    }
+  }
   taking_over_ = true;
   auto r = process_.reclaim(*pid, "spawned by an earlier memvisord, found by " + record);
   taking_over_ = false;
@@ -235,10 +250,28 @@ Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
   // A group of its own even without a kernel limit: its thresholds need no limit, and wake
   // memvisord within a millisecond of a crossing (issue 10).
   if (!config_.spawn.own_cgroup) return okResult();
+  if (cgroup_) {
+    // Ours, but not necessarily still there: while the bot was stopped the empty group could
+    // be removed by anyone allowed to. Joining a missing group would fail every start.
+    auto back = cgroup_->recreateIfMissing();
+    if (!back) {
+      cgroup_.reset();  // created anew below, which says why it cannot be
+    } else if (*back) {
+      journal("cgroup", proto::Level::kWarn,
+              "the bot's cgroup " + cgroup_->dir() +
+                  " was removed while the bot was stopped; created it again",
+              {{"cgroup", cgroup_->dir()}});
+      if (auto r = applyKernelLimit(); !r) {
+        journal("cgroup", proto::Level::kWarn,
+                "setting the kernel limit failed: " + r.error().message);
+      }
+    }
+  }
   if (!cgroup_) {
+    const std::string instance = OwnedCgroup::instanceTag(env_.bot_socket);
     auto made = env_.cgroup_parent.empty()
-                    ? OwnedCgroup::create(env_.paths, config_.name)
-                    : OwnedCgroup::createIn(env_.cgroup_parent, config_.name);
+                    ? OwnedCgroup::create(env_.paths, config_.name, instance)
+                    : OwnedCgroup::createIn(env_.cgroup_parent, config_.name, instance);
     if (!made) {
       // Still supervised, only without the kernel backstop and its notifications: say so
       // loudly, once per start.

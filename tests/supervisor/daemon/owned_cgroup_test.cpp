@@ -1,5 +1,6 @@
-// OwnedCgroup on the real machine: a child of our own memory cgroup, its kernel limit, a
-// spawned process placed in it before exec, and its removal once empty.
+// OwnedCgroup on the real machine: a child of our own memory cgroup named for the bot and the
+// memvisord, its kernel limit, a spawned process placed in it before exec, its removal once
+// empty, and its re-creation after someone else removed it.
 #include "memvisor/daemon/owned_cgroup.hpp"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -24,8 +26,11 @@ std::string slurp(const std::string& p) {
 
 TEST(OwnedCgroup, CreatesAChildWithAKernelLimitAndPlacesTheBotInItBeforeExec) {
   const sampling::SysPaths paths;
-  auto cg = OwnedCgroup::create(paths, "unit-" + std::to_string(::getpid()));
+  const std::string bot = "unit-" + std::to_string(::getpid());
+  const std::string tag = OwnedCgroup::instanceTag("/run/memvisor/bot.sock");
+  auto cg = OwnedCgroup::create(paths, bot, tag);
   if (!cg) GTEST_SKIP() << "cannot own a memory cgroup here: " << cg.error().message;
+  EXPECT_TRUE(cg->dir().ends_with("/memvisor-" + bot + "-" + tag)) << cg->dir();
   ASSERT_TRUE(cg->setLimit(100u << 20, 80u << 20).ok());
   if (cg->version() == sampling::CgroupVersion::kV1) {
     EXPECT_EQ(std::stoll(slurp(cg->dir() + "/memory.limit_in_bytes")), 100ll << 20);
@@ -46,6 +51,39 @@ TEST(OwnedCgroup, CreatesAChildWithAKernelLimitAndPlacesTheBotInItBeforeExec) {
   int status = 0;
   ::waitpid(p->pid, &status, 0);
   EXPECT_TRUE(cg->remove());
+}
+
+TEST(OwnedCgroup, TheInstanceTagIsStableForOneBotSocketAndDiffersBetweenTwo) {
+  const std::string a = OwnedCgroup::instanceTag("/run/memvisor/bot.sock");
+  EXPECT_EQ(a.size(), 8u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos) << a;
+  EXPECT_EQ(a, OwnedCgroup::instanceTag("/run/memvisor/bot.sock"));  // what takeover relies on
+  EXPECT_EQ(a, "3373fe2c");  // FNV-1a: the same on every build, not std::hash's choice
+  EXPECT_NE(a, OwnedCgroup::instanceTag("/run/memvisor-2/bot.sock"));
+}
+
+TEST(OwnedCgroup, IsCreatedAgainWhenSomeoneRemovedItAndSaysSo) {
+  const sampling::SysPaths paths;
+  auto cg = OwnedCgroup::create(paths, "unit-gone-" + std::to_string(::getpid()), "00000000");
+  if (!cg) GTEST_SKIP() << "cannot own a memory cgroup here: " << cg.error().message;
+  auto there = cg->recreateIfMissing();
+  ASSERT_TRUE(there.ok()) << there.error().message;
+  EXPECT_FALSE(*there);
+  ASSERT_EQ(::rmdir(cg->dir().c_str()), 0);
+  auto back = cg->recreateIfMissing();
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_TRUE(*back);
+  EXPECT_TRUE(std::filesystem::exists(cg->procsPath()));
+  EXPECT_TRUE(cg->remove());
+}
+
+TEST(OwnedCgroup, ReCreationUnderAParentThatIsGoneIsAnErrorNamingTheGroup) {
+  auto cg = OwnedCgroup::adopt(sampling::CgroupVersion::kV1, "/nonexistent/memvisor-x-00000000");
+  auto r = cg.recreateIfMissing();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "enoent");
+  EXPECT_NE(r.error().message.find("/nonexistent/memvisor-x-00000000"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(OwnedCgroup, FailsWithTheStepWhenJoiningTheCgroupIsImpossible) {
