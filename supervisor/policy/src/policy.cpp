@@ -239,8 +239,10 @@ Decision step(PolicyState& s, const Sample& sample, const BotPolicy& p, TimePoin
   alertThresholds(c, d);
   if (s.in_flight) return d;  // one action at a time; its result decides what comes next
   const std::string no_restart = restartBlocked(s, p, now);
-  if (crossedThresholds(c, d, no_restart)) return d;
+  // At the limit a compact that worked comes again before anything drastic, whatever
+  // crossing, cooldown or escalation would otherwise decide.
   if (compactAtLimit(c, d)) return d;
+  if (crossedThresholds(c, d, no_restart)) return d;
   if (escalation(c, d, no_restart)) return d;
   if (prediction(c, d)) return d;
   periodic(c, d, !no_restart.empty());

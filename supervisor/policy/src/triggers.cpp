@@ -190,8 +190,8 @@ bool crossedThresholds(StepContext& c, Decision& d, const std::string& no_restar
     }
   }
   // A rung still cooling down is skipped, not waited for: waiting for it while the bot
-  // regrows walks it into the hard ceiling. At the limit a compact that worked comes back
-  // before anything drastic.
+  // regrows walks it into the hard ceiling. (At the limit, a compact that worked has already
+  // come back: compactAtLimit runs first.)
   // An action that brought the figure back below this threshold's re-arm level worked: its
   // cooldown does not hold it back, and a new crossing gets it again (issue 9).
   const auto worked = [&](ActionKind a) {
@@ -199,35 +199,15 @@ bool crossedThresholds(StepContext& c, Decision& d, const std::string& no_restar
     const auto& below = s.thresholds[*origin].below_rearm_at;
     return ran && below && *below > *ran;
   };
-  bool retry_compact = false;
   const auto& ran_by = s.last_trigger[memvisor::actionIndex(action)];
   if (!worked(action) && coolingDown(s, action, t.cooldown, c.now) && action != ActionKind::kRestart) {
-    if (ladderOf(action) <= ladderOf(ActionKind::kCompact) &&
-        compactBeforeRestart(s, p, c.bytes)) {
-      retry_compact = true;
-    } else if (ran_by != Trigger::kThreshold && ran_by != Trigger::kEscalation) {
+    if (ran_by != Trigger::kThreshold && ran_by != Trigger::kEscalation) {
       // Housekeeping ran it: no sign that it fails; wait for its cooldown (below).
     } else if (auto ready = firstReady(s, p, action, c.bytes, t.cooldown, c.now); ready && *ready != action) {
       reason += std::string("; ") + config::toString(action) + " is cooling down, so " +
                 config::toString(*ready);
       action = *ready;
     }
-  }
-  if (action == ActionKind::kRestart && !grace && compactBeforeRestart(s, p, c.bytes)) {
-    retry_compact = true;
-  }
-  if (retry_compact) {
-    s.compact_retried_at_limit = true;
-    action = ActionKind::kCompact;
-    reason += "; the last compact freed at least " + formatBytes(compactEnough(p)) +
-              ": compact again before any restart";
-    // The thresholds stay armed: if this compact does not help, the restart still comes.
-    Intent in = makeIntent(s, p, action, Trigger::kThreshold, reason, c.bytes, c.now);
-    answers(in, t.at.toString(), at);
-    s.episode = Episode{true, Trigger::kThreshold, *origin, at, t.cooldown, t.min_freed, action, c.now, false, ""};
-    d.notes.push_back(makeNote(Level::kWarn, "threshold", reason, in.fields));
-    d.actions.push_back(std::move(in));
-    return true;
   }
   if (action == ActionKind::kRestart && grace) {
     // Start-up grace: no restart, but the bot still gets the strongest other action.
@@ -349,23 +329,12 @@ bool escalation(StepContext& c, Decision& d, const std::string& no_restart) {
     return true;
   }
   std::string skipped;
-  if (*next == ActionKind::kRestart && compactBeforeRestart(s, p, c.bytes)) {
-    s.compact_retried_at_limit = true;
-    next = ActionKind::kCompact;
-    skipped = "; the last compact freed at least " + formatBytes(compactEnough(p)) +
-              ": compact again before any restart";
-  } else if (coolingDown(s, *next, ep.cooldown, c.now) && !ep.escalate_now) {
-    if (*next == ActionKind::kCompact && compactBeforeRestart(s, p, c.bytes)) {
-      s.compact_retried_at_limit = true;
-      skipped = "; at the limit, the last compact freed at least " + formatBytes(compactEnough(p)) +
-                ": compact again";
-    } else {
-      auto ready = firstReady(s, p, *next, c.bytes, ep.cooldown, c.now);
-      if (!ready || (*ready == ActionKind::kRestart && !no_restart.empty())) return true;
-      skipped = std::string("; ") + config::toString(*next) + " is cooling down, so " +
-                config::toString(*ready);
-      next = ready;
-    }
+  if (coolingDown(s, *next, ep.cooldown, c.now) && !ep.escalate_now) {
+    auto ready = firstReady(s, p, *next, c.bytes, ep.cooldown, c.now);
+    if (!ready || (*ready == ActionKind::kRestart && !no_restart.empty())) return true;
+    skipped = std::string("; ") + config::toString(*next) + " is cooling down, so " +
+              config::toString(*ready);
+    next = ready;
   }
   const std::string reason = why + "; escalating " + config::toString(ep.last_action) + " -> " +
                              config::toString(*next) + skipped;
