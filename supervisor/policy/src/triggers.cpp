@@ -107,8 +107,9 @@ void trackThresholds(StepContext& c, Decision& d) {
     }
     ts.above_samples = 0;
     ts.above_since.reset();
-    if (c.bytes < at - c.hyst) ts.below_rearm_at = c.now;
-    if (!ts.armed && c.bytes < at - c.hyst) {
+    if (c.bytes >= at - c.hyst) continue;  // between the re-arm level and the threshold
+    ts.below_rearm_at = c.now;
+    if (!ts.armed) {
       ts.armed = true;
       auto f = baseFields(p, c.bytes);
       f["threshold"] = t.at.toString();
