@@ -94,7 +94,7 @@ def one_run(build, mode, rate, protocol):
         result = os.path.join(tmp, "result.json")
         pidfile = os.path.join(tmp, "g.pid")
         idle_ms = 500 + random.randint(0, 1000)  # connect, then a random phase of the schedule
-        # A name of its own per run: its owned cgroup (memvisor-<name>) is never a previous run's.
+        # A name of its own per run: its owned cgroup (memvisor-<name>-<tag>) is never a previous run's.
         name = "g%d-%d" % (os.getpid(), random.randint(0, 1 << 30))
         bots, argv = bot_yaml(mode, protocol, grower, result, idle_ms, rate, pidfile, name)
         child = None

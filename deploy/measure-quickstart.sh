@@ -20,9 +20,12 @@ echo "== with memvisord (deploy/quickstart.yaml), ${duration}s"
 sed "s#build/release/#$build/#g" deploy/quickstart.yaml >"$out/quickstart.yaml"
 "$memvisord" --config "$out/quickstart.yaml" >"$out/with.out" 2>"$out/with.err" &
 daemon=$!
+# A failed step must not leave memvisord (and its bot) running: the next run's would find
+# the quick start's sockets in use.
+trap 'kill -INT "$daemon" 2>/dev/null || true' EXIT
 sleep "$duration"
 botpid=$(grep -o 'kind=spawn msg="started pid [0-9]*' "$out/with.err" | tail -1 | grep -o '[0-9]*$')
-cg=$(grep -o 'cgroup=[^ ]*memvisor-refbot' "$out/with.err" | head -1 | cut -d= -f2)
+cg=$(grep -o 'cgroup=[^ ]*memvisor-refbot-[0-9a-f]*' "$out/with.err" | head -1 | cut -d= -f2)
 grep VmHWM "/proc/$botpid/status"
 echo "cgroup max_usage_in_bytes: $(cat "$cg/memory.max_usage_in_bytes")"
 echo "cgroup failcnt: $(cat "$cg/memory.failcnt")"
@@ -30,6 +33,7 @@ grep oom_kill "$cg/memory.oom_control"
 "$memvisorctl" --socket /tmp/memvisor/ctl.sock status || true
 kill -INT "$daemon"
 wait "$daemon" || true
+trap - EXIT
 grep 'kind=summary' "$out/with.err"
 
 echo "== without memvisord, same bot and kernel limit (480 MiB)"
