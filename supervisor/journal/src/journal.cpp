@@ -121,7 +121,12 @@ void Journal::writeFile(const proto::JournalEntry& entry) {
 
 void Journal::deliver(const proto::JournalEntry& entry) {
   if (options_.out) {
-    *options_.out << formatLine(entry, options_.format) << '\n';
+    // One write a line: the bots memvisord starts share its stderr, and a line written in two
+    // pieces (text, then newline) lets a bot's line land between them. CI saw a journal line
+    // and a bot's glued together, and the test reading the journal missed the entry.
+    std::string line = formatLine(entry, options_.format);
+    line += '\n';
+    options_.out->write(line.data(), static_cast<std::streamsize>(line.size()));
     options_.out->flush();
   }
   backlog_.push_back(entry);

@@ -128,6 +128,41 @@ TEST(Journal, WritesEachEntryAsOneLineOnOut) {
   EXPECT_EQ(nlohmann::json::parse(l2).at("msg"), "two");
 }
 
+// An unbuffered stream, like std::cerr: every piece handed to it is one write(2) of its own.
+class WritesRecorder : public std::streambuf {
+ public:
+  std::vector<std::string> writes;
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    writes.emplace_back(s, static_cast<std::size_t>(n));
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (c != traits_type::eof()) writes.emplace_back(1, traits_type::to_char_type(c));
+    return c;
+  }
+};
+
+// The bots memvisord starts share its stderr: a line in two writes can have a bot's line land
+// in the middle (CI saw a journal line and a bot's glued together).
+TEST(Journal, WritesEachLineOnOutInOneWrite) {
+  for (const Format f : {Format::kJson, Format::kLogfmt}) {
+    WritesRecorder rec;
+    std::ostream out(&rec);
+    Options o;
+    o.out = &out;
+    o.format = f;
+    Journal j(o);
+    j.record(entry(1, "a", "k", "one"));
+    j.record(entry(2, "b", "k", "two", {{"x", "y z"}}));
+    ASSERT_EQ(rec.writes.size(), 2u);
+    for (const auto& w : rec.writes) {
+      EXPECT_EQ(w.find('\n'), w.size() - 1) << "one whole line per write: " << w;
+    }
+  }
+}
+
 TEST(JournalFile, AppendsJsonLinesAndRotatesBySize) {
   TempDir dir;
   const fs::path file = dir.path() / "journal.jsonl";
