@@ -30,7 +30,7 @@ Result<void> writeFile(const std::string& path, const std::string& value) {
 // <parent>/memvisor-<bot>-<instance>, created unless it exists.
 Result<std::string> makeChild(const std::string& parent, const std::string& bot,
                               const std::string& instance) {
-  std::string dir = parent + "/memvisor-" + bot + "-" + instance;
+  std::string dir = parent + "/" + OwnedCgroup::name(bot, instance);
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return errnoError(errno, "creating cgroup " + dir);
   }
@@ -38,6 +38,10 @@ Result<std::string> makeChild(const std::string& parent, const std::string& bot,
 }
 
 }  // namespace
+
+std::string OwnedCgroup::name(const std::string& bot, const std::string& instance) {
+  return "memvisor-" + bot + "-" + instance;
+}
 
 std::string OwnedCgroup::instanceTag(const std::string& bot_socket) {
   std::uint32_t h = 2166136261u;  // FNV-1a: stable across builds and machines, unlike std::hash

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 
 #include "memvisor/config/units.hpp"
 #include "memvisor/daemon/bot_record.hpp"
@@ -197,23 +198,7 @@ bool SupervisedBot::takeOver() {
     removeBotRecord(record);  // stale: that process is gone (or its pid reused)
     return false;
   }
-  SpawnSpec unused;
-  (void)prepareSpawn(unused);  // the bot's own cgroup, when it has one, is ours again
-  if (cgroup_) {
-    // Found by its name, which says where this memvisord puts its bots, not where the
-    // predecessor (another version, another own_cgroup setting) put this one. Sampling and
-    // thresholds on an empty group would describe nothing.
-    auto in = sampling::resolveCgroup(env_.paths, *pid);
-    if (!in || in->memory_dir != cgroup_->dir()) {
-      journal("takeover", proto::Level::kWarn,
-              "pid " + std::to_string(*pid) + " is not in " + cgroup_->dir() + " but in " +
-                  (in ? in->describe() : "an unknown cgroup") +
-                  ": supervised there until its next start",
-              {{"cgroup", in ? in->memory_dir : std::string()}});
-      cgroup_->remove();
-      cgroup_.reset();
-    }
-  }
+  if (config_.spawn.own_cgroup) adoptGroupOf(*pid);
   taking_over_ = true;
   auto r = process_.reclaim(*pid, "spawned by an earlier memvisord, found by " + record);
   taking_over_ = false;
@@ -223,6 +208,32 @@ bool SupervisedBot::takeOver() {
     return false;
   }
   return true;
+}
+
+void SupervisedBot::adoptGroupOf(pid_t pid) {
+  // The group the bot is in, when it is the one this memvisord gives it: the predecessor may
+  // have been another version, or run with spawn.cgroup off, and a group made by name would
+  // be empty, its figures describing nothing.
+  const std::string own =
+      OwnedCgroup::name(config_.name, OwnedCgroup::instanceTag(env_.bot_socket));
+  auto in = sampling::resolveCgroup(env_.paths, pid);
+  const bool ours = in && in->hasMemory() &&
+                    (cgroup_ ? in->memory_dir == cgroup_->dir()
+                             : std::filesystem::path(in->memory_dir).filename() == own);
+  if (!ours) {
+    journal("takeover", proto::Level::kWarn,
+            "pid " + std::to_string(pid) + " is not in " + (cgroup_ ? cgroup_->dir() : own) +
+                " but in " + (in ? in->describe() : "an unknown cgroup") +
+                ": supervised there until its next start",
+            {{"cgroup", in ? in->memory_dir : std::string()}});
+    if (cgroup_) cgroup_->remove();  // an earlier run's, now empty
+    cgroup_.reset();
+    return;
+  }
+  if (!cgroup_) {
+    cgroup_.emplace(OwnedCgroup::adopt(*in->memory_version, in->memory_dir));
+    applyKernelLimit();
+  }
 }
 
 void SupervisedBot::stop(const std::string& reason, std::function<void()> done) {
@@ -261,10 +272,7 @@ Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
               "the bot's cgroup " + cgroup_->dir() +
                   " was removed while the bot was stopped; created it again",
               {{"cgroup", cgroup_->dir()}});
-      if (auto r = applyKernelLimit(); !r) {
-        journal("cgroup", proto::Level::kWarn,
-                "setting the kernel limit failed: " + r.error().message);
-      }
+      applyKernelLimit();
     }
   }
   if (!cgroup_) {
@@ -283,28 +291,25 @@ Result<void> SupervisedBot::prepareSpawn(SpawnSpec& spec) {
       return okResult();
     }
     cgroup_.emplace(std::move(made.value()));
-    if (auto r = applyKernelLimit(); !r) {
-      journal("cgroup", proto::Level::kWarn,
-              "setting the kernel limit failed: " + r.error().message);
-    }
+    applyKernelLimit();
   }
   spec.cgroup_procs_path = cgroup_->procsPath();
   return okResult();
 }
 
-Result<void> SupervisedBot::applyKernelLimit() {
-  if (!cgroup_ || !config_.kernel_limit_margin) return okResult();
+void SupervisedBot::applyKernelLimit() {
+  if (!cgroup_ || !config_.kernel_limit_margin) return;
   const auto margin = config_.kernel_limit_margin->resolve(policy_.limit);
   const auto hard = static_cast<std::uint64_t>(policy_.limit + margin);
-  auto r = cgroup_->setLimit(hard, static_cast<std::uint64_t>(policy_.limit));
-  if (r.ok()) {
-    journal("cgroup", proto::Level::kInfo,
-            "kernel limit " + config::formatBytes(static_cast<config::Bytes>(hard)) + " on " +
-                cgroup_->dir() + " (memvisor limit " + config::formatBytes(policy_.limit) +
-                " + margin " + config::formatBytes(margin) + ")",
-            {{"cgroup", cgroup_->dir()}, {"kernel_limit", std::to_string(hard)}});
+  if (auto r = cgroup_->setLimit(hard, static_cast<std::uint64_t>(policy_.limit)); !r) {
+    journal("cgroup", proto::Level::kWarn, "setting the kernel limit failed: " + r.error().message);
+    return;
   }
-  return r;
+  journal("cgroup", proto::Level::kInfo,
+          "kernel limit " + config::formatBytes(static_cast<config::Bytes>(hard)) + " on " +
+              cgroup_->dir() + " (memvisor limit " + config::formatBytes(policy_.limit) +
+              " + margin " + config::formatBytes(margin) + ")",
+          {{"cgroup", cgroup_->dir()}, {"kernel_limit", std::to_string(hard)}});
 }
 
 void SupervisedBot::onStarted(pid_t pid, bool owned) {
@@ -591,7 +596,7 @@ void SupervisedBot::setLimit(config::Bytes limit) {
           "limit set at runtime to " + config::formatBytes(limit) + " (was " +
               config::formatBytes(before) + ")",
           {{"limit", std::to_string(limit)}, {"previous", std::to_string(before)}});
-  if (cgroup_) (void)applyKernelLimit();
+  applyKernelLimit();
   armDetection({});
   if (process_.running()) scheduleSample(milliseconds(0));
 }
@@ -606,7 +611,7 @@ void SupervisedBot::applyConfig(const config::BotConfig& config) {
   // Threshold lists may have changed shape: a fresh state, keeping the start-up time.
   pstate_ = policy::makeState(policy_, pstate_.started_at);
   process_.setOptions(processOptions());
-  if (cgroup_) (void)applyKernelLimit();
+  applyKernelLimit();
   armDetection({});
   if (process_.running()) scheduleSample(milliseconds(0));
 }

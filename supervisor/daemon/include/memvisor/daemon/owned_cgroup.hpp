@@ -35,6 +35,8 @@ class OwnedCgroup {
                                       const std::string& instance);
   // 8 hex digits naming one memvisord: FNV-1a of its bot socket's path.
   static std::string instanceTag(const std::string& bot_socket);
+  // The group's directory name: "memvisor-<bot>-<instance>".
+  static std::string name(const std::string& bot, const std::string& instance);
   // An existing directory (tests create their own groups).
   static OwnedCgroup adopt(sampling::CgroupVersion version, std::string dir);
 

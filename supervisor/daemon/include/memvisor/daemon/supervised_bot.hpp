@@ -120,9 +120,13 @@ class SupervisedBot {
   // Spawn mode: a bot an earlier memvisord started still runs (bot_record.hpp): supervise
   // it instead of starting another. False when there is none.
   bool takeOver();
+  // At a takeover: the group the bot runs in becomes its owned group when it is the one this
+  // memvisord would give it; else it is supervised where it is, and that is said.
+  void adoptGroupOf(pid_t pid);
   void onExited(pid_t pid, const ExitInfo& info, std::chrono::milliseconds ran_for, bool expected);
   Result<void> prepareSpawn(SpawnSpec& spec);
-  Result<void> applyKernelLimit();
+  // Writes the kernel limit (limit + margin) to the owned group and journals the outcome.
+  void applyKernelLimit();
   // Finds the bot's group (the owned one, or from /proc/PID/cgroup), checks it is the bot's
   // own, arms what it allows, journals the detection line. `started`: the pid just started.
   // With a registrar, v1 thresholds are armed make-before-break: the watchers armed before
